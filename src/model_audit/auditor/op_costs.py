@@ -1,0 +1,512 @@
+"""Per-ATen-op cost formulas: MACs (matmul-like work) and FLOPs (every floating-point operation).
+
+One small formula per op, registered by decorator, in the style of ``torch/utils/flop_counter.py``.
+The table is the documentation: ``docs/flops.md`` describes the same rules. An op that is neither
+costed here nor listed in ``ZERO_COST`` is reported as *uncounted* by the counter, never dropped.
+
+Conventions (see DESIGN.md):
+- MACs: conv, mm/addmm/bmm/baddbmm (einsum and matmul lower to these), attention and recurrent
+  kernels. FLOPs = 2 * MACs + bias adds + everything elementwise.
+- Pointwise ops cost 1 FLOP per output element when the output is floating point or complex
+  (integer and boolean index arithmetic is not floating-point work and costs 0).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import torch
+
+aten = torch.ops.aten
+
+
+@dataclass(frozen=True)
+class Cost:
+    macs: int = 0
+    flops: int = 0
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.macs + other.macs, self.flops + other.flops)
+
+
+Formula = Callable[[Sequence[Any], dict, Any], Cost]
+FORMULAS: dict[Any, Formula] = {}
+
+
+def register(*packets: Any) -> Callable[[Formula], Formula]:
+    """Register ``fn`` as the cost formula of the given ATen op packets (all overloads)."""
+
+    def deco(fn: Formula) -> Formula:
+        for packet in packets:
+            if packet is not None:
+                FORMULAS[packet] = fn
+        return fn
+
+    return deco
+
+
+def _op(name: str) -> Any:
+    """Look an ATen op packet up by name; None when this torch build lacks it (older/newer torch)."""
+    try:
+        return getattr(aten, name)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _ops(*names: str) -> list[Any]:
+    return [_op(n) for n in names]
+
+
+def numel(shape: Sequence[int]) -> int:
+    return math.prod(int(s) for s in shape)
+
+
+def _first_tensor(obj: Any) -> torch.Tensor | None:
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        for item in obj:
+            found = _first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_float(t: torch.Tensor | None) -> bool:
+    return t is not None and (t.is_floating_point() or t.is_complex())
+
+
+# --------------------------------------------------------------------------- matmul-like
+
+
+@register(_op("mm"))
+def _mm(args, kwargs, out) -> Cost:
+    a, b = args[0], args[1]
+    macs = numel(a.shape) * b.shape[-1]
+    return Cost(macs, 2 * macs)
+
+
+@register(_op("addmm"))
+def _addmm(args, kwargs, out) -> Cost:
+    a, b = args[1], args[2]
+    macs = numel(a.shape) * b.shape[-1]
+    return Cost(macs, 2 * macs + numel(out.shape))
+
+
+@register(_op("bmm"))
+def _bmm(args, kwargs, out) -> Cost:
+    a, b = args[0], args[1]
+    macs = numel(a.shape) * b.shape[-1]
+    return Cost(macs, 2 * macs)
+
+
+@register(_op("baddbmm"))
+def _baddbmm(args, kwargs, out) -> Cost:
+    a, b = args[1], args[2]
+    macs = numel(a.shape) * b.shape[-1]
+    return Cost(macs, 2 * macs + numel(out.shape))
+
+
+@register(_op("mv"), _op("dot"), _op("vdot"))
+def _mv(args, kwargs, out) -> Cost:
+    macs = numel(args[0].shape)
+    return Cost(macs, 2 * macs)
+
+
+@register(_op("addmv"))
+def _addmv(args, kwargs, out) -> Cost:
+    macs = numel(args[1].shape)
+    return Cost(macs, 2 * macs + numel(out.shape))
+
+
+def conv_macs(x_shape, w_shape, out_shape, transposed: bool) -> int:
+    """MACs of a (transposed) convolution: every output (input, if transposed) position times the
+    kernel volume times input channels per group times output channels."""
+    batch = x_shape[0]
+    positions = numel((x_shape if transposed else out_shape)[2:])
+    return batch * positions * numel(w_shape)
+
+
+@register(_op("convolution"), _op("_convolution"))
+def _convolution(args, kwargs, out) -> Cost:
+    x, w, bias = args[0], args[1], args[2]
+    transposed = bool(args[6]) if len(args) > 6 else bool(kwargs.get("transposed", False))
+    macs = conv_macs(x.shape, w.shape, out.shape, transposed)
+    return Cost(macs, 2 * macs + (numel(out.shape) if bias is not None else 0))
+
+
+@register(_op("convolution_backward"))
+def _convolution_backward(args, kwargs, out) -> Cost:
+    grad_out, x, w = args[0], args[1], args[2]
+    transposed = bool(args[6])
+    mask = args[9]
+    macs_one = conv_macs(x.shape, w.shape, grad_out.shape, transposed)
+    macs = macs_one * (int(bool(mask[0])) + int(bool(mask[1])))
+    return Cost(macs, 2 * macs + (numel(grad_out.shape) if mask[2] else 0))
+
+
+# --------------------------------------------------------------------------- attention
+
+SOFTMAX_FLOPS_PER_ELEMENT = 5  # max, subtract, exp, sum, divide
+
+
+def attention_cost(batch_heads: int, q_len: int, kv_len: int, qk_dim: int, v_dim: int) -> Cost:
+    """softmax(Q K^T * scale) V for ``batch_heads`` independent heads."""
+    scores = batch_heads * q_len * kv_len
+    macs = scores * qk_dim + scores * v_dim
+    return Cost(macs, 2 * macs + scores + SOFTMAX_FLOPS_PER_ELEMENT * scores)
+
+
+def _bhle(q, k, v, layout: str = "bhle") -> tuple[int, int, int, int, int]:
+    """(batch*heads, L, S, E, Ev) of query/key/value in [B, H, L, E] or [B, L, H, E] layout."""
+    if layout == "blhe":
+        b, l, h, e = q.shape
+        s, ev = k.shape[1], v.shape[-1]
+    else:
+        *bh, l, e = q.shape
+        b, h = numel(bh), 1
+        s, ev = k.shape[-2], v.shape[-1]
+    return b * h, l, s, e, ev
+
+
+@register(*_ops(
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_fused_attention_overrideable",
+))
+def _sdpa(args, kwargs, out) -> Cost:
+    return attention_cost(*_bhle(args[0], args[1], args[2]))
+
+
+@register(*_ops("_flash_attention_forward", "_efficient_attention_forward"))
+def _sdpa_blhe(args, kwargs, out) -> Cost:
+    return attention_cost(*_bhle(args[0], args[1], args[2], layout="blhe"))
+
+
+@register(*_ops(
+    "_scaled_dot_product_flash_attention_for_cpu_backward",
+    "_scaled_dot_product_flash_attention_backward",
+    "_scaled_dot_product_efficient_attention_backward",
+    "_scaled_dot_product_cudnn_attention_backward",
+))
+def _sdpa_backward(args, kwargs, out) -> Cost:
+    # grad_out, query, key, value, ...: four matmuls (dV, dP, dQ, dK), twice the forward MACs.
+    bh, l, s, e, ev = _bhle(args[1], args[2], args[3])
+    fwd = attention_cost(bh, l, s, e, ev)
+    macs = 2 * fwd.macs
+    return Cost(macs, 2 * macs + SOFTMAX_FLOPS_PER_ELEMENT * bh * l * s)
+
+
+def _mha_cost(batch: int, q_len: int, kv_len: int, embed: int, heads: int,
+              has_in_bias: bool, has_out_bias: bool) -> Cost:
+    proj_macs = batch * q_len * embed * embed + 2 * batch * kv_len * embed * embed
+    out_macs = batch * q_len * embed * embed
+    attn = attention_cost(batch * heads, q_len, kv_len, embed // heads, embed // heads)
+    bias = (batch * q_len * embed + 2 * batch * kv_len * embed if has_in_bias else 0) + (
+        batch * q_len * embed if has_out_bias else 0
+    )
+    macs = proj_macs + out_macs + attn.macs
+    return Cost(macs, 2 * (proj_macs + out_macs) + attn.flops + bias)
+
+
+@register(_op("_native_multi_head_attention"))
+def _native_mha(args, kwargs, out) -> Cost:
+    """nn.MultiheadAttention's eval fast path: in-projection, attention, out-projection in one op."""
+    q, k = args[0], args[1]
+    embed, heads = int(args[3]), int(args[4])
+    batched = q.dim() == 3
+    batch = q.shape[0] if batched else 1
+    q_len, kv_len = q.shape[-2], k.shape[-2]
+    return _mha_cost(batch, q_len, kv_len, embed, heads, args[6] is not None, args[8] is not None)
+
+
+LAYER_NORM_FLOPS = 7  # mean 1, centre-square-accumulate 3, normalise 1, affine 2
+LAYER_NORM_FLOPS_NO_AFFINE = 5
+
+
+@register(_op("_transformer_encoder_layer_fwd"))
+def _encoder_layer(args, kwargs, out) -> Cost:
+    """nn.TransformerEncoderLayer's eval fast path: self-attention + 2 layer norms + FFN."""
+    src = args[0]
+    embed, heads = int(args[1]), int(args[2])
+    batch = src.shape[0] if src.dim() == 3 else 1
+    length = src.shape[-2]
+    ffn_w1 = args[14]
+    hidden = ffn_w1.shape[0]
+    attn = _mha_cost(batch, length, length, embed, heads, args[4] is not None, args[6] is not None)
+    tokens = batch * length
+    ffn_macs = 2 * tokens * embed * hidden
+    ffn_flops = 2 * ffn_macs + tokens * hidden + tokens * embed + tokens * hidden  # biases + activation
+    norms = 2 * LAYER_NORM_FLOPS * tokens * embed
+    residuals = 2 * tokens * embed
+    return Cost(attn.macs + ffn_macs, attn.flops + ffn_flops + norms + residuals)
+
+
+# --------------------------------------------------------------------------- recurrent kernels
+
+# Elementwise work per hidden unit and time step, matching the decomposed cell the meta device runs:
+# LSTM: gate add 4, three sigmoids, two tanhs, three products, one cell add = 13;
+# GRU: four adds, two sigmoids, one tanh, two products, one subtraction = 10; RNN: add + activation = 2.
+RNN_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+RNN_ELEMENTWISE = {"lstm": 13, "gru": 10, "rnn": 2}
+_CUDNN_MODES = {0: "rnn", 1: "rnn", 2: "lstm", 3: "gru"}
+
+
+def recurrent_cost(steps_times_batch: int, weights: Sequence[torch.Tensor], cell: str,
+                   hidden: int, directions_layers: int) -> Cost:
+    """Every 2-D weight matrix multiplies one vector per step and batch element; 1-D weights are biases."""
+    matrices = sum(numel(w.shape) for w in weights if w is not None and w.dim() == 2)
+    biases = sum(numel(w.shape) for w in weights if w is not None and w.dim() == 1)
+    macs = steps_times_batch * matrices
+    elementwise = steps_times_batch * RNN_ELEMENTWISE[cell] * hidden * directions_layers
+    return Cost(macs, 2 * macs + steps_times_batch * biases + elementwise)
+
+
+@register(_op("mkldnn_rnn_layer"))
+def _mkldnn_rnn_layer(args, kwargs, out) -> Cost:
+    x, w_ih, w_hh, b_ih, b_hh = args[0], args[1], args[2], args[3], args[4]
+    mode, hidden, has_biases = int(args[9]), int(args[10]), bool(args[12])
+    steps_batch = numel(x.shape[:-1])
+    weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
+    return recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+
+
+@register(_op("_cudnn_rnn"))
+def _cudnn_rnn(args, kwargs, out) -> Cost:
+    x, weights = args[0], args[1]
+    mode, hidden, num_layers, bidirectional = int(args[6]), int(args[7]), int(args[9]), bool(args[13])
+    batch_sizes = args[14] if len(args) > 14 else None
+    steps_batch = int(sum(batch_sizes)) if batch_sizes else numel(x.shape[:-1])
+    return recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden,
+                          num_layers * (2 if bidirectional else 1))
+
+
+# --------------------------------------------------------------------------- normalization
+
+BATCH_NORM_EVAL_FLOPS = 4  # subtract mean, multiply by 1/std, affine multiply and add
+BATCH_NORM_EVAL_FLOPS_NO_AFFINE = 2
+
+
+def _norm_cost(x, weight, training: bool) -> Cost:
+    n = numel(x.shape)
+    if training:
+        per = LAYER_NORM_FLOPS if weight is not None else LAYER_NORM_FLOPS_NO_AFFINE
+    else:
+        per = BATCH_NORM_EVAL_FLOPS if weight is not None else BATCH_NORM_EVAL_FLOPS_NO_AFFINE
+    return Cost(0, per * n)
+
+
+@register(*_ops("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_functional",
+                "cudnn_batch_norm", "miopen_batch_norm"))
+def _batch_norm(args, kwargs, out) -> Cost:
+    # (input, weight, bias, running_mean, running_var, training, ...); _legit's no-stats overload
+    # has (input, weight, bias, training, ...).
+    training = args[5] if len(args) > 5 and isinstance(args[5], bool) else args[3] if isinstance(args[3], bool) else True
+    return _norm_cost(args[0], args[1], bool(training))
+
+
+@register(_op("_native_batch_norm_legit_no_training"))
+def _batch_norm_eval(args, kwargs, out) -> Cost:
+    return _norm_cost(args[0], args[1], False)
+
+
+@register(_op("native_layer_norm"))
+def _layer_norm(args, kwargs, out) -> Cost:
+    return _norm_cost(args[0], args[2], True)
+
+
+@register(_op("native_group_norm"))
+def _group_norm(args, kwargs, out) -> Cost:
+    return _norm_cost(args[0], args[1], True)
+
+
+RMS_NORM_FLOPS = 4  # square, accumulate, scale by 1/rms, weight multiply
+
+
+@register(_op("_fused_rms_norm"))
+def _rms_norm(args, kwargs, out) -> Cost:
+    return Cost(0, RMS_NORM_FLOPS * numel(args[0].shape))
+
+
+@register(*_ops("native_batch_norm_backward", "native_layer_norm_backward", "native_group_norm_backward",
+                "cudnn_batch_norm_backward", "_fused_rms_norm_backward"))
+def _norm_backward(args, kwargs, out) -> Cost:
+    return Cost(0, 2 * LAYER_NORM_FLOPS * numel(args[0].shape))
+
+
+# --------------------------------------------------------------------------- softmax, reductions
+
+
+@register(*_ops("_softmax", "_log_softmax", "_safe_softmax"))
+def _softmax(args, kwargs, out) -> Cost:
+    return Cost(0, SOFTMAX_FLOPS_PER_ELEMENT * numel(out.shape))
+
+
+@register(*_ops("_softmax_backward_data", "_log_softmax_backward_data"))
+def _softmax_backward(args, kwargs, out) -> Cost:
+    return Cost(0, 3 * numel(out.shape))
+
+
+@register(*_ops("sum", "mean", "amax", "amin", "max", "min", "prod", "argmax", "argmin", "cumsum",
+                "cumprod", "nansum", "nanmean", "logcumsumexp", "all", "any", "count_nonzero"))
+def _reduction(args, kwargs, out) -> Cost:
+    x = _first_tensor(args)
+    if x is None or not _is_float(x):
+        return Cost()
+    # max/min with two tensors are elementwise; as reductions they read every input element once.
+    return Cost(0, max(numel(x.shape), numel(_first_tensor(out).shape) if _first_tensor(out) is not None else 0))
+
+
+@register(*_ops("var", "std", "var_mean", "std_mean", "logsumexp"))
+def _moment(args, kwargs, out) -> Cost:
+    x = args[0]
+    return Cost(0, 3 * numel(x.shape) if _is_float(x) else 0)
+
+
+@register(*_ops("linalg_vector_norm", "norm", "frobenius_norm"))
+def _vector_norm(args, kwargs, out) -> Cost:
+    return Cost(0, 2 * numel(args[0].shape))
+
+
+# --------------------------------------------------------------------------- pooling, interpolation
+
+
+def _kernel_volume(kernel, dims: int) -> int:
+    if isinstance(kernel, int):
+        return kernel**dims
+    kernel = list(kernel)
+    if len(kernel) == 1:
+        return kernel[0] ** dims
+    return numel(kernel)
+
+
+def _pool(dims: int) -> Formula:
+    def formula(args, kwargs, out) -> Cost:
+        result = out[0] if isinstance(out, (tuple, list)) else out
+        return Cost(0, numel(result.shape) * _kernel_volume(args[1], dims))
+
+    return formula
+
+
+for _dims in (1, 2, 3):
+    register(*_ops(f"max_pool{_dims}d", f"max_pool{_dims}d_with_indices", f"avg_pool{_dims}d",
+                   f"mkldnn_max_pool{_dims}d", f"quantized_max_pool{_dims}d"))(_pool(_dims))
+
+
+@register(*_ops("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
+                "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"))
+def _adaptive_pool(args, kwargs, out) -> Cost:
+    return Cost(0, numel(args[0].shape))
+
+
+@register(*_ops("max_pool2d_with_indices_backward", "max_pool3d_with_indices_backward",
+                "avg_pool2d_backward", "avg_pool3d_backward", "_adaptive_avg_pool2d_backward",
+                "_adaptive_avg_pool3d_backward", "adaptive_max_pool2d_backward"))
+def _pool_backward(args, kwargs, out) -> Cost:
+    return Cost(0, numel(out.shape))
+
+
+_INTERP_NEIGHBOURS = {"linear": 2, "bilinear": 4, "trilinear": 8, "bicubic": 16}
+
+
+def _interp(points: int) -> Formula:
+    def formula(args, kwargs, out) -> Cost:
+        return Cost(0, points * numel(out.shape))
+
+    return formula
+
+
+register(_op("upsample_linear1d"))(_interp(2))
+register(_op("upsample_bilinear2d"), _op("_upsample_bilinear2d_aa"))(_interp(4))
+register(_op("upsample_trilinear3d"))(_interp(8))
+register(_op("upsample_bicubic2d"), _op("_upsample_bicubic2d_aa"))(_interp(16))
+
+
+# --------------------------------------------------------------------------- pointwise
+
+POINTWISE = (
+    "add", "sub", "rsub", "mul", "div", "neg", "abs", "reciprocal", "sqrt", "rsqrt", "exp", "exp2", "expm1",
+    "log", "log2", "log10", "log1p", "pow", "square", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
+    "sinh", "cosh", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac", "fmod", "remainder",
+    "floor_divide", "clamp", "clamp_min", "clamp_max", "clip", "maximum", "minimum", "fmax", "fmin",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh",
+    "hardtanh", "hardswish", "hardsigmoid", "hardshrink", "softshrink", "softplus", "logsigmoid",
+    "log_sigmoid_forward", "threshold", "prelu", "_prelu_kernel", "glu", "erf", "erfc", "erfinv",
+    "nan_to_num", "lerp", "addcmul", "addcdiv", "xlogy", "hypot", "copysign", "heaviside", "rrelu",
+    "rrelu_with_noise", "native_dropout", "native_dropout_backward", "dropout", "alpha_dropout",
+    "feature_dropout", "reciprocal", "logit", "sinc", "polar", "real", "imag",
+    # backward kernels of the above
+    "threshold_backward", "sigmoid_backward", "tanh_backward", "gelu_backward", "silu_backward",
+    "hardswish_backward", "hardsigmoid_backward", "hardtanh_backward", "leaky_relu_backward",
+    "elu_backward", "softplus_backward", "mish_backward", "_prelu_kernel_backward", "glu_backward",
+    "log_sigmoid_backward",
+)
+
+
+def _pointwise(args, kwargs, out) -> Cost:
+    result = _first_tensor(out)
+    if not _is_float(result):
+        return Cost()
+    return Cost(0, numel(result.shape))
+
+
+for _name in POINTWISE:
+    register(_op(_name), _op(_name + "_"))(_pointwise)
+
+
+# --------------------------------------------------------------------------- zero-cost ops
+
+# Data movement, metadata, creation and selection: no floating-point arithmetic. Listed
+# explicitly so that anything *not* here and *not* costed above is reported as uncounted.
+ZERO_COST_NAMES = (
+    "view", "_unsafe_view", "reshape", "_reshape_alias", "permute", "transpose", "t", "numpy_T", "expand",
+    "expand_as", "squeeze", "unsqueeze", "flatten", "unflatten", "slice", "select", "narrow", "split",
+    "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unbind", "chunk", "unsafe_chunk",
+    "tensor_split", "cat", "concat", "stack", "hstack", "vstack", "clone", "contiguous", "copy", "copy_",
+    "_to_copy", "to", "detach", "alias", "lift_fresh", "lift_fresh_copy", "empty", "empty_like",
+    "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "fill", "zero",
+    "arange", "linspace", "eye", "new_zeros", "new_ones", "new_empty", "new_empty_strided", "new_full",
+    "scalar_tensor", "as_strided", "index", "index_select", "gather", "take_along_dim", "embedding",
+    "embedding_dense_backward", "masked_fill", "where", "constant_pad_nd", "reflection_pad1d",
+    "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
+    "replication_pad3d", "repeat", "repeat_interleave", "roll", "flip", "tril", "triu", "bernoulli",
+    "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm", "uniform",
+    "normal", "exponential", "_local_scalar_dense", "item", "upsample_nearest1d", "upsample_nearest2d",
+    "upsample_nearest3d", "_upsample_nearest_exact1d", "_upsample_nearest_exact2d",
+    "_upsample_nearest_exact3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
+    "native_channel_shuffle", "resolve_conj", "resolve_neg", "view_as_real", "view_as_complex",
+    "diagonal", "unfold", "im2col", "set_", "resize_", "index_put", "_index_put_impl", "masked_scatter",
+    "scatter", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "logical_xor",
+    "bitwise_and", "bitwise_or", "bitwise_not", "bitwise_xor", "isnan", "isinf", "isfinite",
+    "_assert_async", "_assert_scalar", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset",
+    "_functional_assert_async", "_has_compatible_shallow_copy_type", "is_same_size", "equal",
+    "nonzero", "masked_select", "clamp_min_", "_unsafe_index", "detach_", "align_to",
+    "select_backward", "slice_backward", "expand_copy", "permute_copy", "view_copy", "t_copy",
+    "transpose_copy", "unsqueeze_copy", "squeeze_copy", "_pin_memory", "record_stream", "_efficientzerotensor",
+    "max_pool2d_with_indices_backward_",  # placeholder-free alias guard
+)
+ZERO_COST: set[Any] = set()
+for _name in ZERO_COST_NAMES:
+    for _packet in (_op(_name), _op(_name + "_")):
+        if _packet is not None and _packet not in FORMULAS:
+            ZERO_COST.add(_packet)
+
+
+def op_cost(func: Any, args: Sequence[Any], kwargs: dict, out: Any) -> Cost | None:
+    """Cost of one ATen call, ``Cost()`` for known zero-cost ops, None for an op with no formula."""
+    packet = getattr(func, "overloadpacket", func)
+    formula = FORMULAS.get(packet)
+    if formula is not None:
+        return formula(args, kwargs, out)
+    if packet in ZERO_COST:
+        return Cost()
+    return None
+
+
+def op_name(func: Any) -> str:
+    packet = getattr(func, "overloadpacket", func)
+    return f"aten.{getattr(packet, '__name__', str(packet))}"
