@@ -16,7 +16,7 @@ from .ir import LayerGraph
 from .params import annotate_params
 from .placement import model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
-from .tracing import LayerFailure, first_line, meta_unsupported
+from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
 
 TRACERS = ("auto", "fx", "hooks")
 DEVICES = ("meta", "cpu", "cuda", "auto")
@@ -53,7 +53,9 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     """One traced, counted execution on ``device``; raises LayerFailure when a layer rejects its input."""
     notes: list[str] = []
     gm = None
-    if tracer in ("auto", "fx"):
+    # A model that is itself a leaf module (nn.Conv2d, nn.LSTM) is one layer: fx would trace into
+    # its forward and report its weight reads and functional call as separate rows.
+    if tracer == "fx" or (tracer == "auto" and not is_leaf_module(model)):
         try:
             gm = symbolic_trace(model)
         except Exception as error:  # fx cannot trace it: fall back to hooks, and say why

@@ -21,8 +21,16 @@ class _Tracer(fx.Tracer):
 
 def symbolic_trace(model: nn.Module) -> fx.GraphModule:
     """Trace ``model`` into an fx graph; raises whatever fx raises (data-dependent control flow...)."""
-    graph = _Tracer().trace(model)
-    return fx.GraphModule(model, graph, class_name=type(model).__name__)
+    before = set(vars(model))
+    try:
+        graph = _Tracer().trace(model)
+        gm = fx.GraphModule(model, graph, class_name=type(model).__name__)
+    finally:
+        # fx stores tensor constants (``_tensor_constant0``...) as attributes of the root module:
+        # take them back off the user's model (never mutate it) and keep them on the graph module.
+        added = {name: model.__dict__.pop(name) for name in set(vars(model)) - before}
+    gm.trace_constants = added  # type: ignore[attr-defined]
+    return gm
 
 
 def _scope(node: fx.Node) -> str:
@@ -51,7 +59,7 @@ def build_layers(gm: fx.GraphModule, model: nn.Module) -> tuple[dict[fx.Node, La
             layer = module_layer(name, module)
         elif node.op == "get_attr":
             try:
-                value = _fetch(model, node.target)
+                value = _fetch(model, node.target, getattr(gm, "trace_constants", None))
             except AttributeError:
                 continue
             if not isinstance(value, torch.Tensor):
@@ -68,7 +76,9 @@ def build_layers(gm: fx.GraphModule, model: nn.Module) -> tuple[dict[fx.Node, La
     return layers, inputs
 
 
-def _fetch(model: nn.Module, target: str) -> Any:
+def _fetch(model: nn.Module, target: str, constants: dict | None = None) -> Any:
+    if constants and target in constants:
+        return constants[target]
     obj: Any = model
     for part in target.split("."):
         obj = getattr(obj, part)
@@ -86,7 +96,7 @@ class _LayerInterpreter(fx.Interpreter):
 
     def fetch_attr(self, target: str) -> Any:
         # GraphModule copied get_attr tensors at trace time; read the (device-swapped) model instead.
-        return _fetch(self.model, target)
+        return _fetch(self.model, target, getattr(self.module, "trace_constants", None))
 
     def run_node(self, node: fx.Node) -> Any:
         layer = self.layers.get(node)

@@ -69,7 +69,7 @@ class HookTracer:
         self.stack.append(module)
         if self.active_leaf is None and is_leaf_module(module):
             self.active_leaf = module
-            layer = module_layer(self._unique(self.names.get(module, type(module).__name__)), module)
+            layer = module_layer(self._unique(self.names.get(module) or type(module).__name__), module)
             layer.inputs = self._sources((args, kwargs))
             self.layers.append(layer)
             self.counter.sink = layer

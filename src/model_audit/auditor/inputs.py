@@ -87,11 +87,15 @@ def normalize_inputs(inputs: Any) -> tuple[tuple, dict]:
 def move_inputs(obj: Any, device: torch.device) -> Any:
     """Move tensors (nested in tuples/lists/dicts) to ``device``; meta keeps only shape and dtype."""
     if isinstance(obj, torch.Tensor):
-        if obj.device == device:
-            return obj
-        if obj.device.type == "meta":
-            return InputSpec(tuple(obj.shape), obj.dtype).build(device)
-        return obj.detach().to(device)
+        # Always a detached stand-in: a counted backward pass must not leave .grad on the caller's
+        # tensor, and requires_grad is kept so meta and cpu audits count the same backward work.
+        if obj.device.type == "meta" and device.type != "meta":
+            moved = InputSpec(tuple(obj.shape), obj.dtype).build(device)
+        else:
+            moved = obj.detach().to(device)
+        if obj.requires_grad and (moved.is_floating_point() or moved.is_complex()):
+            moved.requires_grad_(True)
+        return moved
     if isinstance(obj, tuple):
         return tuple(move_inputs(o, device) for o in obj)
     if isinstance(obj, list):

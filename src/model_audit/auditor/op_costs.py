@@ -138,9 +138,11 @@ def _convolution(args, kwargs, out) -> Cost:
 
 @register(_op("convolution_backward"))
 def _convolution_backward(args, kwargs, out) -> Cost:
+    # convolution_backward(grad_output, input, weight, bias_sizes, stride, padding, dilation,
+    #                      transposed, output_padding, groups, output_mask)
     grad_out, x, w = args[0], args[1], args[2]
-    transposed = bool(args[6])
-    mask = args[9]
+    transposed = bool(args[7])
+    mask = args[10]
     macs_one = conv_macs(x.shape, w.shape, grad_out.shape, transposed)
     macs = macs_one * (int(bool(mask[0])) + int(bool(mask[1])))
     return Cost(macs, 2 * macs + (numel(grad_out.shape) if mask[2] else 0))
@@ -272,6 +274,18 @@ def _mkldnn_rnn_layer(args, kwargs, out) -> Cost:
     steps_batch = numel(x.shape[:-1])
     weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
     return recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+
+
+@register(_op("mkldnn_rnn_layer_backward"))
+def _mkldnn_rnn_layer_backward(args, kwargs, out) -> Cost:
+    """CPU fused LSTM backward, one layer and direction: the kernel computes the input, hidden-state
+    and weight gradients — two matmuls per weight matrix, i.e. twice the forward MACs."""
+    x, w_ih, w_hh, b_ih, b_hh = args[0], args[1], args[2], args[3], args[4]
+    mode, hidden, has_biases = int(args[14]), int(args[15]), bool(args[17])
+    steps_batch = numel(x.shape[:-1])
+    weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
+    fwd = recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+    return Cost(2 * fwd.macs, 2 * fwd.flops)
 
 
 @register(_op("_cudnn_rnn"))

@@ -40,7 +40,9 @@ def placed_on(model: nn.Module, device: torch.device) -> Iterator[dict[int, torc
                     new = memo.get(id(tensor))
                     if new is None:
                         if not is_buffer and tensor.device == device:
-                            new = tensor  # same device: use the parameter itself, no copy
+                            # same device: share the storage (no copy) but not the Parameter object,
+                            # so a counted backward pass cannot leave .grad on the user's parameters
+                            new = nn.Parameter(tensor.detach(), requires_grad=tensor.requires_grad)
                         else:
                             stand_in = _stand_in(tensor, device, is_buffer)
                             new = nn.Parameter(stand_in, requires_grad=tensor.requires_grad) if not is_buffer else stand_in
