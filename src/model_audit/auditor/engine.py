@@ -117,20 +117,36 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     requested = target
     notes: list[str] = []
     try:
-        graph, _, _ = _run_once(model, inputs, input_shape, target, tracer, backward, training)
+        graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
     except LayerFailure as failure:
-        if target.type != "meta":
+        if tracer == "auto" and "Proxy(" in str(failure):
+            # fx baked trace-time placeholders into the model's own assertion message: the hooks
+            # tracer runs the real Python code and either succeeds or reports the real values.
+            notes.append(f"the fx graph failed with a trace-time message ({failure}); used module hooks")
+            try:
+                graph = _run_on_devices(model, inputs, input_shape, target, "hooks", backward, training, notes)
+            except LayerFailure as second:
+                raise ModelExecutionError(str(second), layer=second.layer.name) from None
+        else:
             raise ModelExecutionError(str(failure), layer=failure.layer.name) from None
-        fallback = torch.device("cpu") if model_device(model).type in ("meta", "cpu") else model_device(model)
-        try:
-            graph, _, _ = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
-        except LayerFailure as second:
-            raise ModelExecutionError(str(second), layer=second.layer.name) from None
-        notes.append(f"could not run on the meta device ({failure}); ran on {fallback.type} instead")
-        target = fallback
     graph.notes = notes + graph.notes
     annotate_params(graph)
     return build_report(graph, name or type(model).__name__, mode, requested)
+
+
+def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,
+                    backward: bool, training: bool, notes: list[str]) -> LayerGraph:
+    """Run on ``target``; when that is meta and a layer fails, retry on the model's real device (cpu)."""
+    try:
+        graph, _, _ = _run_once(model, inputs, input_shape, target, tracer, backward, training)
+        return graph
+    except LayerFailure as failure:
+        if target.type != "meta":
+            raise
+        fallback = torch.device("cpu") if model_device(model).type in ("meta", "cpu") else model_device(model)
+        graph, _, _ = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
+        notes.append(f"could not run on the meta device ({failure}); ran on {fallback.type} instead")
+        return graph
 
 
 def build_report(graph: LayerGraph, name: str, mode: str, requested: torch.device) -> AuditReport:

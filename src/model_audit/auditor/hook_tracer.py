@@ -135,10 +135,11 @@ class HookTracer:
             except LayerFailure:
                 raise
             except Exception as error:
-                layer = self.counter.sink if self.counter.sink is not None else (self.layers[-1] if self.layers else None)
-                if layer is None:
-                    raise
+                layer = self.counter.sink
                 current = getattr(self, "_current_args", (args, kwargs))
+                if layer is None:  # raised in the model's own Python code, outside any leaf module
+                    layer = module_layer(self._scope() or type(self.model).__name__, self.model)
+                    current = (args, kwargs)
                 raise LayerFailure(layer, current, error) from error
         finally:
             for handle in handles:
