@@ -11,9 +11,9 @@ from typing import Any, Callable
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .ir import Layer
-from .op_costs import op_cost, op_name
+from .op_costs import Cost, op_cost, op_name
 
-UnownedHandler = Callable[[Any, tuple, dict, Any], "Layer | None"]
+UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
 
 
 class OpCounter(TorchDispatchMode):
@@ -32,9 +32,9 @@ class OpCounter(TorchDispatchMode):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         layer = self.sink
-        if layer is None and self.on_unowned is not None and not self.backward:
-            layer = self.on_unowned(func, args, kwargs, out)
         cost = op_cost(func, args, kwargs, out)
+        if layer is None and self.on_unowned is not None and not self.backward:
+            layer = self.on_unowned(func, args, kwargs, out, cost)
         if layer is None:
             if cost is None:
                 name = op_name(func)

@@ -15,7 +15,7 @@ import torch.nn as nn
 from .counting import OpCounter
 from .ir import Layer
 from .kinds import function_kind
-from .op_costs import op_cost
+from .op_costs import Cost
 from .shapes import dtype_of, iter_tensors, shapes_of
 from .tracing import LayerFailure, is_leaf_module, module_layer
 
@@ -97,14 +97,13 @@ class HookTracer:
                 t.register_hook(lambda grad, layer=layer: setattr(counter, "sink", layer))
 
     # -- ops outside any leaf module
-    def _on_unowned(self, func: Any, args: tuple, kwargs: dict, out: Any) -> Layer | None:
+    def _on_unowned(self, func: Any, args: tuple, kwargs: dict, out: Any, cost: Cost | None) -> Layer | None:
         name = getattr(getattr(func, "overloadpacket", func), "__name__", str(func))
         sources = self._sources((args, kwargs))
         outputs = list(iter_tensors(out))
         if not sources:
             return None  # creation ops (arange, zeros, masks from constants): no data flows in
         if name in _PASS_THROUGH or not any(t.is_floating_point() for t in outputs):
-            cost = op_cost(func, args, kwargs, out)
             if cost is not None and cost.flops == 0:
                 for t in outputs:
                     self.producer[id(t)] = sources[0]
