@@ -80,31 +80,21 @@ def _is_float(t: torch.Tensor | None) -> bool:
 # --------------------------------------------------------------------------- matmul-like
 
 
-@register(_op("mm"))
+def _matmul_macs(a: torch.Tensor, b: torch.Tensor) -> int:
+    """[..., n, k] @ [..., k, m]: every element of A meets one column of B."""
+    return numel(a.shape) * b.shape[-1]
+
+
+@register(_op("mm"), _op("bmm"))
 def _mm(args, kwargs, out) -> Cost:
-    a, b = args[0], args[1]
-    macs = numel(a.shape) * b.shape[-1]
+    macs = _matmul_macs(args[0], args[1])
     return Cost(macs, 2 * macs)
 
 
-@register(_op("addmm"))
+@register(_op("addmm"), _op("baddbmm"))
 def _addmm(args, kwargs, out) -> Cost:
-    a, b = args[1], args[2]
-    macs = numel(a.shape) * b.shape[-1]
-    return Cost(macs, 2 * macs + numel(out.shape))
-
-
-@register(_op("bmm"))
-def _bmm(args, kwargs, out) -> Cost:
-    a, b = args[0], args[1]
-    macs = numel(a.shape) * b.shape[-1]
-    return Cost(macs, 2 * macs)
-
-
-@register(_op("baddbmm"))
-def _baddbmm(args, kwargs, out) -> Cost:
-    a, b = args[1], args[2]
-    macs = numel(a.shape) * b.shape[-1]
+    """bias + A @ B: the matmul plus one add per output element."""
+    macs = _matmul_macs(args[1], args[2])
     return Cost(macs, 2 * macs + numel(out.shape))
 
 
