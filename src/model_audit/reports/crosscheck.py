@@ -21,6 +21,8 @@ def mark(module: Any) -> str:
     """'=' when model-audit and fvcore agree, else the signed difference and why (op names, or '?')."""
     if module.status == "match":
         return "="
+    if module.counted_at is not None:
+        return f"(in {module.counted_at or 'model'})"
     why = ",".join(_short(op) for op in sorted(module.skipped)) if module.skipped else ""
     if module.status == "unexplained":
         why = (why + "," if why else "") + "?"
@@ -81,18 +83,31 @@ def render_crosscheck(check: Any) -> str:
     if other_ops:
         ops = ", ".join(f"{op} x{n}" for op, n in sorted(other_ops.items()))
         lines.append(f"  also skipped by fvcore, no MACs (model-audit counts them in FLOPs): {ops}")
-    differing = [m for m in check.modules if m.status != "match"]
-    leaves = [m for m in differing if not any(o.name.startswith(m.name + ".") for o in differing if m.name)]
+    inside = [m for m in check.modules if m.status != "match" and m.counted_at is not None]
+    differing = [m for m in check.modules if m.status != "match" and m.counted_at is None]
+    leaves = [m for m in differing
+              if not any(o is not m and (m.name == "" or o.name.startswith(m.name + ".")) for o in differing)]
     if differing:
         lines.append(f"  modules that differ: {len(differing)} ({len(leaves)} innermost); innermost:")
-        for module in leaves[:20]:
-            lines.append(f"    {module.name or '(model)'} [{module.type}]: model-audit {format_count(module.ours)}, "
+        groups: dict[tuple, list] = {}  # identical blocks (12 encoder layers) print once
+        for module in leaves:
+            key = (module.type, module.ours, module.fvcore, module.status, tuple(r.split(" x")[0] for r in module.reasons))
+            groups.setdefault(key, []).append(module)
+        for members in list(groups.values())[:20]:
+            module = members[0]
+            alike = f" (and {len(members) - 1} more alike: {members[-1].name})" if len(members) > 1 else ""
+            lines.append(f"    {module.name or '(model)'}{alike} [{module.type}]: model-audit {format_count(module.ours)}, "
                          f"fvcore {format_count(module.fvcore)}, {module.status}: " + "; ".join(module.reasons))
-        if len(leaves) > 20:
-            lines.append(f"    ... and {len(leaves) - 20} more (see --format json, cross_check.modules)")
-    else:
+        if len(groups) > 20:
+            lines.append(f"    ... and {len(groups) - 20} more (see --format json, cross_check.modules)")
+    elif not inside:
         lines.append("  every module agrees")
-    verdict = {"match": "MACs agree exactly", "explained": "every difference is explained by ops fvcore skips",
+    if inside:
+        where = sorted({m.counted_at or "(model)" for m in inside})
+        lines.append(f"  {len(inside)} submodules of {', '.join(where[:5])}{' ...' if len(where) > 5 else ''} are not "
+                     "compared on their own: model-audit counts each of those as one layer (a leaf module or a "
+                     "fused eval fast path) while fvcore reports its children; the parent rows are compared above")
+    verdict = {"match": "MACs agree exactly", "explained": "every difference is explained (ops fvcore skips, or work model-audit counts at the parent)",
                "unexplained": "some differences are not explained by ops fvcore skips"}[check.status]
     lines.append(f"  verdict: {verdict}")
     for note in check.notes:
