@@ -49,7 +49,7 @@ def _example(model: nn.Module, inputs: Any, input_shape: Any, device: torch.devi
 
 
 def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.device, tracer: str,
-              backward: bool, training: bool) -> tuple[LayerGraph, list[str], list[str]]:
+              backward: bool, training: bool) -> LayerGraph:
     """One traced, counted execution on ``device``; raises LayerFailure when a layer rejects its input."""
     notes: list[str] = []
     gm = None
@@ -77,12 +77,10 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                     layers, input_names, outputs, used = hooks.layers, hooks.input_names, hooks.outputs_of(output), "hooks"
                 if backward:
                     _backward(output, counter)
-    graph = LayerGraph(layers=layers, model=model, tracer=used, device=device.type,
-                       input_shapes=shapes_of((args, kwargs)), notes=notes)
-    graph.input_names = input_names  # type: ignore[attr-defined]
-    graph.output_names = outputs  # type: ignore[attr-defined]
-    graph.unowned_backward = (counter.unowned_macs, counter.unowned_flops)  # type: ignore[attr-defined]
-    return graph, input_names, outputs
+    return LayerGraph(layers=layers, model=model, tracer=used, device=device.type,
+                      input_shapes=shapes_of((args, kwargs)), notes=notes, input_names=input_names,
+                      output_names=outputs, unowned_backward_macs=counter.unowned_macs,
+                      unowned_backward_flops=counter.unowned_flops)
 
 
 def _backward(output: Any, counter: OpCounter) -> None:
@@ -114,7 +112,6 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         raise AuditError(f"unknown mode {mode!r}; use eval or train")
     target = _resolve_device(device)
     training = mode == "train"
-    requested = target
     notes: list[str] = []
     try:
         graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
@@ -131,32 +128,30 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
             raise ModelExecutionError(str(failure), layer=failure.layer.name) from None
     graph.notes = notes + graph.notes
     annotate_params(graph)
-    return build_report(graph, name or type(model).__name__, mode, requested)
+    return build_report(graph, name or type(model).__name__, mode)
 
 
 def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,
                     backward: bool, training: bool, notes: list[str]) -> LayerGraph:
     """Run on ``target``; when that is meta and a layer fails, retry on the model's real device (cpu)."""
     try:
-        graph, _, _ = _run_once(model, inputs, input_shape, target, tracer, backward, training)
-        return graph
+        return _run_once(model, inputs, input_shape, target, tracer, backward, training)
     except LayerFailure as failure:
         if target.type != "meta":
             raise
         fallback = torch.device("cpu") if model_device(model).type in ("meta", "cpu") else model_device(model)
-        graph, _, _ = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
+        graph = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
         notes.append(f"could not run on the meta device ({failure}); ran on {fallback.type} instead")
         return graph
 
 
-def build_report(graph: LayerGraph, name: str, mode: str, requested: torch.device) -> AuditReport:
+def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
     layers = graph.layers
     uncounted: dict[str, int] = {}
     for layer in layers:
         for op, count in layer.uncounted_ops.items():
             uncounted[op] = uncounted.get(op, 0) + count
     backward = any(layer.backward_flops is not None for layer in layers)
-    unowned_macs, unowned_flops = getattr(graph, "unowned_backward", (0, 0))
     params = sum(layer.params for layer in layers)
     return AuditReport(
         model=name,
@@ -173,11 +168,11 @@ def build_report(graph: LayerGraph, name: str, mode: str, requested: torch.devic
         macs=sum(layer.macs for layer in layers),
         flops=sum(layer.flops for layer in layers),
         uncounted_ops=uncounted,
-        backward_macs=sum(layer.backward_macs or 0 for layer in layers) + unowned_macs if backward else None,
-        backward_flops=sum(layer.backward_flops or 0 for layer in layers) + unowned_flops if backward else None,
+        backward_macs=sum(layer.backward_macs or 0 for layer in layers) + graph.unowned_backward_macs if backward else None,
+        backward_flops=sum(layer.backward_flops or 0 for layer in layers) + graph.unowned_backward_flops if backward else None,
         notes=list(graph.notes),
-        inputs=list(getattr(graph, "input_names", [])),
-        outputs=list(getattr(graph, "output_names", [])),
+        inputs=list(graph.input_names),
+        outputs=list(graph.output_names),
         extra={},
         module=graph.model,
     )

@@ -67,6 +67,10 @@ class LayerGraph:
     device: str
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    input_names: list[str] = field(default_factory=list)  # names layers use for the model's inputs
+    output_names: list[str] = field(default_factory=list)  # layers whose outputs the model returns
+    unowned_backward_macs: int = 0  # backward work before any layer's gradient arrived (the loss)
+    unowned_backward_flops: int = 0
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
