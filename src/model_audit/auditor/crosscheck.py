@@ -62,11 +62,13 @@ _SKIP = "model_audit.skipped"  # key prefix of the counts our extra handles reco
 def _sdpa_macs(inputs: list) -> int:
     from fvcore.nn.jit_handles import get_shape
 
+    from .op_costs import attention_cost
+
     q, k, v = (get_shape(inputs[i]) for i in range(3))
     if not q or not k or not v:
         return 0
     *batch, length, e = q
-    return prod(batch) * length * k[-2] * (e + v[-1])
+    return attention_cost(prod(batch), length, k[-2], e, v[-1]).macs
 
 
 def _native_mha_macs(inputs: list) -> int:

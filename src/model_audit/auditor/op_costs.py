@@ -257,24 +257,25 @@ def recurrent_cost(steps_times_batch: int, weights: Sequence[torch.Tensor], cell
     return Cost(macs, 2 * macs + steps_times_batch * biases + elementwise)
 
 
+def _mkldnn_layer_cost(args: Sequence[Any], mode_at: int) -> Cost:
+    """One layer and direction of the CPU fused RNN kernel; (mode, hidden_size, num_layers, has_biases)
+    start at ``mode_at`` in its signature (9 in the forward, 14 in the backward)."""
+    x, w_ih, w_hh, b_ih, b_hh = args[0], args[1], args[2], args[3], args[4]
+    mode, hidden, has_biases = int(args[mode_at]), int(args[mode_at + 1]), bool(args[mode_at + 3])
+    weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
+    return recurrent_cost(numel(x.shape[:-1]), weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+
+
 @register(_op("mkldnn_rnn_layer"))
 def _mkldnn_rnn_layer(args, kwargs, out) -> Cost:
-    x, w_ih, w_hh, b_ih, b_hh = args[0], args[1], args[2], args[3], args[4]
-    mode, hidden, has_biases = int(args[9]), int(args[10]), bool(args[12])
-    steps_batch = numel(x.shape[:-1])
-    weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
-    return recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+    return _mkldnn_layer_cost(args, 9)
 
 
 @register(_op("mkldnn_rnn_layer_backward"))
 def _mkldnn_rnn_layer_backward(args, kwargs, out) -> Cost:
-    """CPU fused LSTM backward, one layer and direction: the kernel computes the input, hidden-state
-    and weight gradients — two matmuls per weight matrix, i.e. twice the forward MACs."""
-    x, w_ih, w_hh, b_ih, b_hh = args[0], args[1], args[2], args[3], args[4]
-    mode, hidden, has_biases = int(args[14]), int(args[15]), bool(args[17])
-    steps_batch = numel(x.shape[:-1])
-    weights = [w_ih, w_hh] + ([b_ih, b_hh] if has_biases else [])
-    fwd = recurrent_cost(steps_batch, weights, _CUDNN_MODES.get(mode, "lstm"), hidden, 1)
+    """The kernel computes the input, hidden-state and weight gradients — two matmuls per weight
+    matrix, i.e. twice the forward MACs."""
+    fwd = _mkldnn_layer_cost(args, 14)
     return Cost(2 * fwd.macs, 2 * fwd.flops)
 
 
