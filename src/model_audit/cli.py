@@ -6,9 +6,10 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .auditor.engine import audit
+from .api import audit
 from .auditor.inputs import parse_input_spec
 from .auditor.loading import load_target
+from .commands import SUBCOMMANDS
 from .errors import AuditError
 
 EXAMPLES = """\
@@ -25,11 +26,19 @@ exit codes: 0 ok, 1 budget or finding breach, 2 usage or input error.
 """
 
 
+def _subcommand_help() -> str:
+    if not SUBCOMMANDS:
+        return ""
+    lines = ["", "other commands (model-audit COMMAND --help):"]
+    lines += [f"  model-audit {name:<10} {text}" for name, (_, text) in SUBCOMMANDS.items()]
+    return "\n".join(lines) + "\n"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="model-audit",
         description="Audit a PyTorch model: exact parameters, MACs/FLOPs and output shapes per layer.",
-        epilog=EXAMPLES,
+        epilog=EXAMPLES + _subcommand_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("target", help="model.py, model.py:NAME or package.module:NAME (e.g. torchvision.models:resnet50)")
@@ -54,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        return importlib.import_module(SUBCOMMANDS[argv[0]][0]).main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.depth is not None and args.depth < 1:

@@ -32,7 +32,9 @@ class AuditReport:
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # JSON sections added by later analyses
+    probe: Any = None  # ProbeReport when probes ran (serialized as the "probe" section)
     module: Any = field(default=None, repr=False, compare=False)  # the audited nn.Module (not serialized)
+    graph: Any = field(default=None, repr=False, compare=False)  # the LayerGraph rules read (not serialized)
 
     @property
     def uncounted_calls(self) -> int:
@@ -73,6 +75,7 @@ class AuditReport:
             "summary": self.summary(),
             "layers": [layer_to_dict(layer) for layer in self.layers],
             "findings": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.findings],
+            **({"probe": self.probe.to_dict()} if self.probe is not None else {}),
             **{k: v for k, v in self.extra.items()},
         }
 

@@ -53,17 +53,18 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     """One traced, counted execution on ``device``; raises LayerFailure when a layer rejects its input."""
     notes: list[str] = []
     gm = None
-    # A model that is itself a leaf module (nn.Conv2d, nn.LSTM) is one layer: fx would trace into
-    # its forward and report its weight reads and functional call as separate rows.
-    if tracer == "fx" or (tracer == "auto" and not is_leaf_module(model)):
-        try:
-            gm = symbolic_trace(model)
-        except Exception as error:  # fx cannot trace it: fall back to hooks, and say why
-            if tracer == "fx":
-                raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
-            notes.append(f"torch.fx could not trace the model ({first_line(error)}); used module hooks")
     counter = OpCounter()
     with preserved_state(model, training), placed_on(model, device):
+        # Traced in the audit's mode: fx bakes ``self.training`` branches into the graph.
+        # A model that is itself a leaf module (nn.Conv2d, nn.LSTM) is one layer: fx would trace
+        # into its forward and report its weight reads and functional call as separate rows.
+        if tracer == "fx" or (tracer == "auto" and not is_leaf_module(model)):
+            try:
+                gm = symbolic_trace(model)
+            except Exception as error:  # fx cannot trace it: fall back to hooks, and say why
+                if tracer == "fx":
+                    raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
+                notes.append(f"torch.fx could not trace the model ({first_line(error)}); used module hooks")
         args, kwargs = _example(model, inputs, input_shape, device)
         grad = torch.enable_grad() if backward else torch.no_grad()
         with grad:
@@ -175,4 +176,5 @@ def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
         outputs=list(graph.output_names),
         extra={},
         module=graph.model,
+        graph=graph,
     )

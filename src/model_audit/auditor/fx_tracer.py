@@ -7,6 +7,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
+from .arguments import function_arguments
 from .counting import OpCounter
 from .ir import Layer
 from .kinds import function_kind, function_name
@@ -112,6 +113,10 @@ class _LayerInterpreter(fx.Interpreter):
             raise LayerFailure(layer, args, error) from error
         finally:
             self.counter.sink = None
+        args, kwargs = self.fetch_args_kwargs_from_env(node)
+        layer.input_shapes = shapes_of((args, kwargs))
+        if node.op in ("call_function", "call_method"):
+            layer.arguments = function_arguments(node.target, args, kwargs)
         layer.output_shapes = shapes_of(result) if is_tensor_output(result) else []
         layer.output_dtype = dtype_of(result)
         if self.backward:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from .arguments import aten_arguments
 from .counting import OpCounter
 from .ir import Layer
 from .kinds import function_kind
@@ -71,6 +72,7 @@ class HookTracer:
             self.active_leaf = module
             layer = module_layer(self._unique(self.names.get(module) or type(module).__name__), module)
             layer.inputs = self._sources((args, kwargs))
+            layer.input_shapes = shapes_of((args, kwargs))
             self.layers.append(layer)
             self.counter.sink = layer
             self._current_args = (args, kwargs)
@@ -112,6 +114,8 @@ class HookTracer:
         scope = self._scope()
         layer = Layer(name=self._unique(f"{scope}.{name}" if scope else name), type=name,
                       kind=function_kind(name, len(sources)), scope=scope, target=func, inputs=sources)
+        layer.input_shapes = shapes_of((args, kwargs))
+        layer.arguments = aten_arguments(func, args, kwargs)
         layer.output_shapes = shapes_of(out)
         layer.output_dtype = dtype_of(out)
         self.layers.append(layer)

@@ -23,7 +23,10 @@ class Layer:
     module: nn.Module | None = field(default=None, repr=False, compare=False)
     target: Any = field(default=None, repr=False, compare=False)  # fx target or function
     inputs: list[str] = field(default_factory=list)
+    input_shapes: list[tuple[int, ...]] = field(default_factory=list)  # tensor arguments, in order
     output_shapes: list[tuple[int, ...]] = field(default_factory=list)
+    # Functional calls: arguments by parameter name, tensors as TensorArg (see arguments.py).
+    arguments: dict[str, Any] = field(default_factory=dict)
     output_dtype: str | None = None
     executed: bool = True
     # Figures filled in by the analyses.

@@ -1,0 +1,10 @@
+"""Subcommands of ``model-audit`` besides auditing one target.
+
+Each module named here defines ``main(argv: list[str]) -> int`` and raises AuditError for bad
+input (``cli.main`` turns it into one line on stderr and exit code 2).
+"""
+from __future__ import annotations
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line help shown in `model-audit --help`)
+}

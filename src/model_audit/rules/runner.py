@@ -1,0 +1,44 @@
+"""Run the selected rules over a LayerGraph; a rule that crashes is reported, never swallowed."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch.nn as nn
+
+from ..auditor.ir import LayerGraph
+from ..errors import AuditError
+from ..findings import Finding
+from .base import RuleContext
+from .registry import Registry, default_registry
+from .settings import RuleSettings
+
+
+def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
+              model: nn.Module | None = None, source_path: Path | None = None, train_script: Path | None = None,
+              train_step: Callable | None = None, mode: str = "eval") -> tuple[list[Finding], list[str]]:
+    """Return (findings after selection/suppression/re-grading, notes about rules that failed)."""
+    settings = settings or RuleSettings()
+    registry = registry or default_registry()
+    for pattern in settings.options:
+        if pattern not in registry.rules:
+            raise AuditError(f"options given for unknown rule {pattern!r}")
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for rule in registry:
+        if not settings.selects(rule.id):
+            continue
+        options = dict(rule.options)
+        for key, value in settings.options.get(rule.id, {}).items():
+            key = key.replace("-", "_")
+            if key not in options:
+                raise AuditError(f"rule {rule.id!r} has no option {key!r} (options: {', '.join(options) or 'none'})")
+            options[key] = value
+        ctx = RuleContext(rule=rule, options=options, model=model if model is not None else graph.model,
+                          source_path=source_path, train_script=train_script, train_step=train_step,
+                          input_shapes=list(graph.input_shapes), mode=mode)
+        try:
+            findings.extend(rule.check(graph, ctx))
+        except Exception as error:  # a buggy (third-party) rule must not take the audit down
+            notes.append(f"rule {rule.id} ({rule.plugin}) failed and was skipped: {type(error).__name__}: {error}")
+    return settings.apply(findings), notes

@@ -1,0 +1,145 @@
+"""Which rules run, at what severity, with which options: CLI over pyproject over defaults.
+
+pyproject.toml::
+
+    [tool.model-audit]
+    select = ["ALL"]                 # ids or id prefixes ("dropout-"); default ALL
+    ignore = ["large-kernel"]
+    fail-on = "warning"              # info | warning | error | never (default error)
+
+    [tool.model-audit.severity]      # re-grade a rule
+    high-dropout = "error"
+
+    [tool.model-audit.per-layer-ignores]   # fnmatch patterns on qualified layer names
+    "classifier.*" = ["high-dropout"]
+    "head" = ["ALL"]
+
+    [tool.model-audit.options.large-kernel]  # rule options (thresholds)
+    min-kernel = 7
+"""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable
+
+from ..config import ConfigError, ProjectConfig
+from ..findings import Finding, Severity
+
+FAIL_ON = ("info", "warning", "error", "never")
+
+
+@dataclass
+class RuleSettings:
+    select: list[str] = field(default_factory=lambda: ["ALL"])
+    ignore: list[str] = field(default_factory=list)
+    severity: dict[str, Severity] = field(default_factory=dict)
+    per_layer_ignores: dict[str, list[str]] = field(default_factory=dict)
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> option -> value
+    fail_on: str = "error"
+
+    @classmethod
+    def resolve(cls, project: ProjectConfig | None = None, *, select: Iterable[str] | None = None,
+                ignore: Iterable[str] | None = None, extend_ignore: Iterable[str] | None = None,
+                severity: dict[str, str] | None = None, fail_on: str | None = None,
+                options: dict[str, dict[str, Any]] | None = None) -> "RuleSettings":
+        """Defaults, then ``[tool.model-audit]``, then explicit (CLI/API) values on top."""
+        settings = cls()
+        if project is not None and project.data:
+            settings = settings._merge_project(project)
+        if select is not None:
+            settings.select = list(select)
+        if ignore is not None:
+            settings.ignore = list(ignore)
+        if extend_ignore:
+            settings.ignore = settings.ignore + list(extend_ignore)
+        for rule_id, value in (severity or {}).items():
+            settings.severity[rule_id] = _severity(value, "severity")
+        for rule_id, values in (options or {}).items():
+            settings.options.setdefault(rule_id, {}).update(values)
+        if fail_on is not None:
+            settings.fail_on = _fail_on(fail_on, "--fail-on")
+        return settings
+
+    def _merge_project(self, project: ProjectConfig) -> "RuleSettings":
+        data = project.data
+        merged = replace(self)
+        if "select" in data:
+            merged.select = _str_list(data["select"], project.where("select"))
+        if "ignore" in data:
+            merged.ignore = _str_list(data["ignore"], project.where("ignore"))
+        for rule_id, value in _table(data.get("severity", {}), project.where("severity")).items():
+            merged.severity[rule_id] = _severity(value, project.where(f"severity.{rule_id}"))
+        for pattern, ids in _table(data.get("per-layer-ignores", {}), project.where("per-layer-ignores")).items():
+            merged.per_layer_ignores[pattern] = _str_list(ids, project.where(f"per-layer-ignores.{pattern}"))
+        for rule_id, values in _table(data.get("options", {}), project.where("options")).items():
+            opts = _table(values, project.where(f"options.{rule_id}"))
+            merged.options[rule_id] = {k.replace("-", "_"): v for k, v in opts.items()}
+        if "fail-on" in data:
+            merged.fail_on = _fail_on(data["fail-on"], project.where("fail-on"))
+        return merged
+
+    # -- queries
+    def selects(self, rule_id: str) -> bool:
+        return _matches(rule_id, self.select) and not _matches(rule_id, self.ignore)
+
+    def suppressed(self, finding: Finding) -> bool:
+        if finding.layer is None:
+            return False
+        for pattern, ids in self.per_layer_ignores.items():
+            if fnmatch.fnmatchcase(finding.layer, pattern) and _matches(finding.rule, ids):
+                return True
+        return False
+
+    def apply(self, findings: Iterable[Finding]) -> list[Finding]:
+        """Drop unselected and suppressed findings and re-grade severities (rules and probes alike)."""
+        kept = []
+        for finding in findings:
+            if not self.selects(finding.rule) or self.suppressed(finding):
+                continue
+            if finding.rule in self.severity:
+                finding = replace(finding, severity=self.severity[finding.rule])
+            kept.append(finding)
+        return kept
+
+    def fails(self, findings: Iterable[Finding]) -> bool:
+        """Whether findings reach ``fail_on`` (exit code 1)."""
+        if self.fail_on == "never":
+            return False
+        threshold = Severity.parse(self.fail_on)
+        return any(f.severity >= threshold for f in findings)
+
+
+def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
+    for pattern in patterns:
+        if pattern == "ALL" or rule_id == pattern or (pattern.endswith("-") and rule_id.startswith(pattern)):
+            return True
+    return False
+
+
+def _severity(value: Any, where: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def _fail_on(value: Any, where: str) -> str:
+    text = str(value).lower()
+    if text not in FAIL_ON:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(FAIL_ON)}")
+    return text
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table, got {value!r}")
+    return value
