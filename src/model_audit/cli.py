@@ -10,6 +10,7 @@ from .api import audit
 from .auditor.inputs import parse_input_spec
 from .auditor.loading import load_target
 from .commands import SUBCOMMANDS
+from .config import load_config
 from .errors import AuditError
 
 EXAMPLES = """\
@@ -45,9 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", "-i", action="append", metavar="SHAPE[:DTYPE]", default=None,
                         help="example input shape, e.g. 1,3,224,224 or 1,128:int64; repeat for several positional inputs "
                              "(default: example_inputs() or input_shape from the file)")
-    parser.add_argument("--device", default="meta", choices=["meta", "cpu", "cuda", "auto"],
-                        help="where to run the counting pass (default: meta — no weights materialized; "
-                             "falls back to cpu when the model cannot run on meta)")
+    parser.add_argument("--device", default=None, choices=["meta", "cpu", "cuda", "auto"],
+                        help="where to run: counting defaults to meta (no weights materialized; falls back to cpu "
+                             "when the model cannot run on meta), probes default to auto (cuda if available, else cpu)")
     parser.add_argument("--mode", default="eval", choices=["eval", "train"], help="audit the model in this mode (default: eval)")
     parser.add_argument("--tracer", default="auto", choices=["auto", "fx", "hooks"],
                         help="torch.fx graph (auto tries it first) or module hooks (fallback)")
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cross-check", choices=["fvcore"], default=None,
                         help="put fvcore's count beside model-audit's per module and explain differences "
                              "(needs model-audit[fvcore]; runs the model on cpu)")
+    parser.add_argument("--config", metavar="PYPROJECT",
+                        help="read [tool.model-audit] from this file (default: the nearest pyproject.toml "
+                             "from the current directory upward)")
     parser.add_argument("--version", action="version", version=f"model-audit {__version__}")
     return parser
 
@@ -73,11 +77,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     if args.depth is not None and args.depth < 1:
         raise AuditError("--depth must be a positive integer")
     specs = [parse_input_spec(text) for text in args.input] if args.input else None
+    project = load_config(path=args.config)
     loaded = load_target(args.target)
     inputs = None if specs else loaded.inputs
     input_shape = specs if specs else (None if inputs is not None else loaded.input_shape)
     report = audit(loaded.model, inputs, input_shape=input_shape, device=args.device, tracer=args.tracer,
-                   backward=args.backward, mode=args.mode, name=loaded.name)
+                   backward=args.backward, mode=args.mode, name=loaded.name, config=project,
+                   source_path=loaded.path)
     columns = None
     if args.cross_check == "fvcore":
         from .auditor.crosscheck import fvcore_crosscheck
