@@ -11,6 +11,7 @@ from typing import Any, Callable
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from .ir import Layer
+from .meta_cache import META_KERNELS
 from .op_costs import Cost, op_cost, op_name
 
 UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
@@ -30,7 +31,7 @@ class OpCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
+        out = META_KERNELS.call(func, args, kwargs)
         layer = self.sink
         cost = op_cost(func, args, kwargs, out)
         if layer is None and self.on_unowned is not None and not self.backward:

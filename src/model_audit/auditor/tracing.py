@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import inspect
+import linecache
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -29,13 +31,22 @@ def is_leaf_module(module: nn.Module) -> bool:
 
 @lru_cache(maxsize=None)
 def class_source(cls: type) -> str | None:
-    """'path/to/file.py:LINE' of a module class, for findings and SARIF locations."""
+    """'path/to/file.py:LINE' of a module class, for findings and SARIF locations.
+
+    Found by scanning the file for ``class Name`` rather than ``inspect.getsourcelines``, which
+    parses the whole module (a quarter of a second for torch.nn's files on a cold audit).
+    """
     try:
         path = inspect.getsourcefile(cls)
-        _, line = inspect.getsourcelines(cls)
-    except (OSError, TypeError):
+    except TypeError:
         return None
-    return f"{path}:{line}" if path else None
+    if not path:
+        return None
+    pattern = re.compile(rf"^\s*class\s+{re.escape(cls.__name__)}\b")
+    for number, line in enumerate(linecache.getlines(path), 1):
+        if pattern.match(line):
+            return f"{path}:{number}"
+    return None
 
 
 def module_layer(name: str, module: nn.Module) -> Layer:

@@ -1,0 +1,117 @@
+"""Memoized meta kernels: an op's output metadata is a pure function of its inputs' metadata.
+
+On the meta device most of an audit's time is spent in Python meta kernels and decompositions
+(``batch_norm``, ``hardtanh_``: milliseconds per call) that only compute output shapes. Models
+repeat the same op on the same shapes block after block, and audits repeat whole models, so the
+counter remembers ``(op, input metadata, constant arguments) -> output metadata`` and builds
+fresh meta tensors (or returns ``self`` for in-place ops) instead of re-running the kernel.
+Only ops whose schema says they return fresh tensors or mutate exactly their first argument in
+place are cached; views, ``out=`` variants and ops without tensor inputs always run for real.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import torch
+
+_MISS = object()
+_HASHABLE = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout)
+
+
+def _kind(func: Any) -> str | None:
+    """'fresh', 'inplace' or None (not cacheable), from the op's schema."""
+    try:
+        schema = func._schema
+    except AttributeError:
+        return None
+    writes = [a for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write]
+    returns = list(schema.returns)
+    if not writes:
+        return "fresh" if returns and all(r.alias_info is None for r in returns) else None
+    if (len(writes) == 1 and schema.arguments and writes[0] is schema.arguments[0] and len(returns) == 1
+            and returns[0].alias_info is not None and returns[0].alias_info.is_write):
+        return "inplace"
+    return None
+
+
+def _key_of(value: Any, found: list) -> Any:
+    if isinstance(value, torch.Tensor):
+        if value.device.type != "meta":
+            raise TypeError
+        found.append(True)
+        return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
+    if isinstance(value, (list, tuple)):
+        return tuple(_key_of(v, found) for v in value)
+    if isinstance(value, _HASHABLE):
+        return (type(value), value)
+    raise TypeError
+
+
+def _describe(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return (tuple(out.shape), out.stride(), out.dtype, out.storage_offset())
+    if isinstance(out, (list, tuple)):
+        return (type(out), tuple(_describe(o) for o in out))
+    raise TypeError
+
+
+def _build(spec: Any) -> Any:
+    if isinstance(spec[0], type):
+        kind, items = spec
+        return kind(_build(s) for s in items)
+    shape, stride, dtype, offset = spec
+    if offset:
+        raise TypeError
+    return torch.empty_strided(shape, stride, dtype=dtype, device="meta")
+
+
+class MetaKernelCache:
+    """A bounded LRU of meta-kernel results, shared by every audit in the process."""
+
+    def __init__(self, maxsize: int = 8192) -> None:
+        self.maxsize = maxsize
+        self.entries: OrderedDict[Any, Any] = OrderedDict()
+        self.kinds: dict[Any, str | None] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def call(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        kind = self.kinds.get(func, _MISS)
+        if kind is _MISS:
+            kind = self.kinds[func] = _kind(func)
+        if kind is None:
+            return func(*args, **kwargs)
+        found: list = []
+        try:
+            key = (func, _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
+        except TypeError:
+            return func(*args, **kwargs)
+        if not found:  # creation ops depend on global state (default dtype): always run
+            return func(*args, **kwargs)
+        spec = self.entries.get(key, _MISS)
+        if spec is not _MISS:
+            self.entries.move_to_end(key)
+            self.hits += 1
+            return args[0] if kind == "inplace" else _build(spec)
+        before = _describe(args[0]) if kind == "inplace" else None
+        out = func(*args, **kwargs)
+        self.misses += 1
+        try:
+            if kind == "inplace":
+                # resize_, squeeze_, t_... change self's metadata: those must run every time.
+                if out is not args[0] or _describe(out) != before:
+                    return out
+                spec = None
+            else:
+                spec = _describe(out)
+                _build(spec)  # only cache what can be rebuilt
+        except TypeError:
+            return out
+        self.entries[key] = spec
+        if len(self.entries) > self.maxsize:
+            self.entries.popitem(last=False)
+        return out
+
+
+META_KERNELS = MetaKernelCache()
