@@ -516,3 +516,17 @@ def test_root_leaf_module_is_one_layer(device, factory, shape):
     assert report.layers[0].type == type(model).__name__
     assert report.layers[0].params == report.params == sum(p.numel() for p in model.parameters())
     assert report.layers[0].macs == report.macs > 0
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_bilinear_counts_every_term_of_its_triple_sum(device):
+    """y[b, o] = sum_ij x1[b, i] A[o, i, j] x2[b, j] + bias[o]: brute-force the terms of the sum."""
+    import itertools
+
+    model = nn.Bilinear(5, 6, 7)
+    x1, x2 = torch.randn(2, 5), torch.randn(2, 6)
+    terms = sum(1 for _ in itertools.product(range(2), range(7), range(5), range(6)))
+    report = audit(model, (x1, x2), device=device)
+    assert not report.uncounted_ops
+    assert report.macs == terms
+    assert report.flops == 3 * terms + 2 * 7  # two multiplies and one add per term, plus the bias adds

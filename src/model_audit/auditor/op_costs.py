@@ -98,6 +98,24 @@ def _addmm(args, kwargs, out) -> Cost:
     return Cost(macs, 2 * macs + numel(out.shape))
 
 
+@register(_op("_trilinear"))
+def _trilinear(args, kwargs, out) -> Cost:
+    """nn.Bilinear / F.bilinear: sum over ``sumdim`` of i1*w*i2 broadcast over the ``expand`` dims.
+
+    One MAC per term of the broadcast product (batch x out x in1 x in2 for nn.Bilinear); each term
+    takes two multiplies and one add, so FLOPs = 3 x MACs.
+    """
+    i1, w, i2, expand1, expand2, expand3 = args[:6]
+    rank = i1.dim() + len(expand1)
+    sizes = [1] * rank
+    for tensor, expand in ((i1, expand1), (w, expand2), (i2, expand3)):
+        dims = [d for d in range(rank) if d not in set(expand)]
+        for d, size in zip(dims, tensor.shape):
+            sizes[d] = max(sizes[d], int(size))
+    macs = numel(sizes)
+    return Cost(macs, 3 * macs)
+
+
 @register(_op("mv"), _op("dot"), _op("vdot"))
 def _mv(args, kwargs, out) -> Cost:
     macs = numel(args[0].shape)
