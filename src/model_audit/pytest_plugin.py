@@ -1,0 +1,263 @@
+"""pytest plugin: model budgets as assertions (auto-loaded through the ``pytest11`` entry point).
+
+- fixture ``model_audit(model, inputs=None, *, input_shape=None, **options) -> AuditReport``
+  (``model_audit.audit`` with the project's ``[tool.model-audit]`` as config);
+- ``report.assert_budget(params="25M", macs="4.1G", ...)`` in a test;
+- marker ``@pytest.mark.model_budget(params=..., macs=..., flops=...)`` checked on every audit the
+  fixture makes during the test;
+- ``--model-audit-report=PATH``: every audit of the session as JSON;
+- ``--model-audit-baseline=FILE`` (compare; growth beyond ``--model-audit-tolerance`` fails the
+  test) and ``--model-audit-update`` (store), after pytest-benchmark's save/compare;
+- a terminal summary table of the audited models.
+
+Under pytest-xdist each worker sends its audits to the controller through ``workeroutput`` (the
+channel pytest-cov uses), so the report, the baseline update and the summary cover every worker.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from .reports.budget import Budget, BudgetError, check_budget
+from .units import format_count
+
+METRICS = ("params", "macs", "flops")
+_LABEL = {"params": "params", "macs": "MACs", "flops": "FLOPs"}
+_WORKER_KEY = "model_audit_records"
+BASELINE_SCHEMA = 1
+
+
+@dataclass
+class _State:
+    """What the plugin keeps for one session (one per process; the controller merges workers')."""
+
+    config: pytest.Config
+    tolerance: float = 0.0
+    baseline_path: Path | None = None
+    baseline: dict[str, dict[str, int]] = field(default_factory=dict)
+    update: bool = False
+    report_path: Path | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+    project: Any = None  # ProjectConfig, loaded on first use
+
+    def project_config(self) -> Any:
+        if self.project is None:
+            from .config import load_config
+
+            self.project = load_config(self.config.rootpath)
+        return self.project
+
+
+_STATE = pytest.StashKey[_State]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("model-audit", "model budgets (model-audit)")
+    group.addoption("--model-audit-report", metavar="PATH", default=None,
+                    help="write every audit made through the model_audit fixture to PATH as JSON")
+    group.addoption("--model-audit-baseline", metavar="FILE", default=None,
+                    help="compare each audit with the figures stored in FILE; growth beyond the tolerance fails")
+    group.addoption("--model-audit-update", action="store_true", default=False,
+                    help="store this session's figures in --model-audit-baseline FILE instead of comparing")
+    group.addoption("--model-audit-tolerance", metavar="PCT", default="0%",
+                    help="allowed growth of params/MACs/FLOPs over the baseline, e.g. 1%% or 0.01 (default: 0%%)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "model_budget(params=None, macs=None, flops=None, uncounted_fraction=None, findings=None): "
+        "limits checked on every audit the model_audit fixture makes in this test; ints or '25M', '4.1G'")
+    state = _State(config=config, tolerance=_tolerance(config.getoption("model_audit_tolerance")),
+                   update=bool(config.getoption("model_audit_update")))
+    report = config.getoption("model_audit_report")
+    state.report_path = Path(report) if report else None
+    baseline = config.getoption("model_audit_baseline")
+    if state.update and not baseline:
+        raise pytest.UsageError("--model-audit-update needs --model-audit-baseline=FILE (where to store the figures)")
+    if baseline:
+        state.baseline_path = Path(baseline)
+        if state.baseline_path.exists():
+            state.baseline = _read_baseline(state.baseline_path)
+        elif not state.update:
+            raise pytest.UsageError(f"--model-audit-baseline {baseline}: no such file; create it with --model-audit-update")
+    config.stash[_STATE] = state
+
+
+@pytest.fixture
+def model_audit(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """``model_audit(model, inputs=None, *, input_shape=None, **options) -> AuditReport``.
+
+    ``options`` go to :func:`model_audit.audit` (``name=``, ``device=``, ``rules=``, ``probe=``, ...).
+    Every audit is checked against the test's ``model_budget`` marker and the stored baseline.
+    """
+    state = request.config.stash[_STATE]
+    budget = _marker_budget(request.node)
+    seen: dict[str, int] = {}
+
+    def run(model: Any, inputs: Any = None, *, input_shape: Any = None, **options: Any) -> Any:
+        __tracebackhide__ = True
+        from .api import audit
+
+        if "config" not in options and "settings" not in options:
+            options["config"] = state.project_config()
+        report = audit(model, inputs, input_shape=input_shape, **options)
+        name = str(options.get("name") or report.model)
+        seen[name] = seen.get(name, 0) + 1
+        key = f"{request.node.nodeid}::{name}" + (f"#{seen[name]}" if seen[name] > 1 else "")
+        record = _record(request.node.nodeid, name, key, report)
+        problems = []
+        if budget is not None:
+            breaches = check_budget(report, budget)
+            record["budget"] = budget.to_dict()
+            record["breaches"] = [b.to_dict() for b in breaches]
+            problems += [b.message() for b in breaches]
+        if state.baseline_path is not None and not state.update:
+            record["baseline"] = _compare(state, key, record)
+            problems += record["baseline"].get("regressions", [])
+        state.records.append(record)
+        if problems:
+            pytest.fail(f"model-audit: {name} is over budget:\n  " + "\n  ".join(problems), pytrace=False)
+        return report
+
+    return run
+
+
+def _marker_budget(node: pytest.Item) -> Budget | None:
+    """All ``model_budget`` marks on the test, class and module; the closest one wins per limit."""
+    marks = list(node.iter_markers("model_budget"))
+    if not marks:
+        return None
+    budget = Budget()
+    for mark in reversed(marks):  # farthest first
+        if mark.args:
+            raise pytest.UsageError(f"{node.nodeid}: model_budget takes keyword arguments, e.g. "
+                                    "@pytest.mark.model_budget(params='25M')")
+        try:
+            budget = budget.override(Budget.parse(where="model_budget", **mark.kwargs))
+        except BudgetError as error:
+            raise pytest.UsageError(f"{node.nodeid}: {error}") from None
+    return budget
+
+
+def _record(nodeid: str, name: str, key: str, report: Any) -> dict[str, Any]:
+    return {"test": nodeid, "name": name, "key": key, "params": report.params, "macs": report.macs,
+            "flops": report.flops, "findings": len(report.findings),
+            "report": json.loads(json.dumps(report.to_dict(), default=str))}
+
+
+def _compare(state: _State, key: str, record: dict[str, Any]) -> dict[str, Any]:
+    base = state.baseline.get(key)
+    if base is None:
+        return {"status": "new"}
+    regressions, changes = [], {}
+    for metric in METRICS:
+        old, new = int(base.get(metric, 0)), int(record[metric])
+        if old != new:
+            changes[metric] = new - old
+        if new > old * (1 + state.tolerance) and new > old:
+            growth = f"+{100.0 * (new - old) / old:.2f}%" if old else "from zero"
+            regressions.append(f"{_LABEL[metric]} grew from {old:,} to {new:,} ({growth}; tolerance "
+                               f"{100 * state.tolerance:g}%) over baseline {state.baseline_path}; accept it with "
+                               "--model-audit-update")
+    status = "regressed" if regressions else ("changed" if changes else "same")
+    return {"status": status, "base": {m: base.get(m) for m in METRICS}, "delta": changes, "regressions": regressions}
+
+
+# -- gathering (pytest-xdist) and session output
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """On the xdist controller: take a finished worker's audits."""
+    state = node.config.stash.get(_STATE, None)
+    data = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    if state is not None and data:
+        state.records.extend(json.loads(data))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    state = config.stash.get(_STATE, None)
+    if state is None:
+        return
+    if _is_worker(config):
+        config.workeroutput[_WORKER_KEY] = json.dumps(state.records)
+        return
+    state.records.sort(key=lambda r: r["key"])
+    if state.report_path is not None:
+        state.report_path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"schema_version": 1, "audits": state.records}
+        state.report_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if state.update and state.baseline_path is not None and state.records:
+        models = dict(state.baseline)
+        models.update({r["key"]: {m: r[m] for m in METRICS} for r in state.records})
+        document = {"schema_version": BASELINE_SCHEMA, "tool": "model-audit", "models": dict(sorted(models.items()))}
+        state.baseline_path.parent.mkdir(parents=True, exist_ok=True)
+        state.baseline_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    state = config.stash.get(_STATE, None)
+    if state is None or _is_worker(config) or not state.records:
+        return
+    from tabulate import tabulate
+
+    rows = []
+    for r in state.records:
+        budget = "-" if "budget" not in r else ("over" if r.get("breaches") else "ok")
+        rows.append([r["test"], r["name"], format_count(r["params"]), format_count(r["macs"]), format_count(r["flops"]),
+                     r["findings"], budget, _baseline_cell(r, state)])
+    terminalreporter.write_sep("-", "model-audit")
+    terminalreporter.write_line(tabulate(rows, headers=["test", "model", "params", "MACs", "FLOPs", "findings", "budget",
+                                                        "baseline"], tablefmt="simple", disable_numparse=True))
+    if state.update and state.baseline_path is not None:
+        terminalreporter.write_line(f"model-audit: stored {len(state.records)} audit(s) in {state.baseline_path}")
+    if state.report_path is not None:
+        terminalreporter.write_line(f"model-audit: report written to {state.report_path}")
+
+
+def _baseline_cell(record: dict[str, Any], state: _State) -> str:
+    if state.update:
+        return "stored"
+    info = record.get("baseline")
+    if not info:
+        return "-"
+    if info["status"] in ("new", "same"):
+        return info["status"]
+    base = info["base"]
+    parts = []
+    for metric, delta in info["delta"].items():
+        old = base.get(metric) or 0
+        parts.append(f"{_LABEL[metric]} {100.0 * delta / old:+.2f}%" if old else f"{_LABEL[metric]} {delta:+,}")
+    return ("REGRESSED " if info["status"] == "regressed" else "") + ", ".join(parts)
+
+
+def _tolerance(text: str) -> float:
+    raw = str(text).strip()
+    try:
+        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise pytest.UsageError(f"--model-audit-tolerance: cannot parse {text!r}; use e.g. 1% or 0.01") from None
+    if value < 0:
+        raise pytest.UsageError(f"--model-audit-tolerance: {text!r} is negative")
+    return value
+
+
+def _read_baseline(path: Path) -> dict[str, dict[str, int]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise pytest.UsageError(f"--model-audit-baseline {path}: cannot read it ({error})") from None
+    models = document.get("models") if isinstance(document, dict) else None
+    if not isinstance(models, dict):
+        raise pytest.UsageError(f"--model-audit-baseline {path}: not a model-audit baseline (no 'models' table)")
+    return models

@@ -1,0 +1,37 @@
+"""Where a finding points: ``Finding.source`` ("path/to/file.py:LINE") as (path, line) for annotations."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def split_source(source: str | None) -> tuple[str | None, int | None]:
+    """'a/b.py:12' -> ('a/b.py', 12); 'a/b.py' -> ('a/b.py', None); None -> (None, None)."""
+    if not source:
+        return None, None
+    path, sep, line = source.rpartition(":")
+    if sep and line.isdigit() and path:
+        return path, int(line)
+    return source, None
+
+
+def relative_path(path: str, root: str | Path | None = None) -> str:
+    """``path`` relative to ``root`` (default: the working directory, as CI checks out the repo) in
+    POSIX form when it lies below it; otherwise unchanged."""
+    base = Path(root or Path.cwd()).resolve()
+    try:
+        return Path(os.path.abspath(path)).resolve().relative_to(base).as_posix()
+    except ValueError:
+        return path
+
+
+def project_file(path: str | None, root: str | Path | None = None) -> str | None:
+    """``path`` relative to ``root`` when it is the project's own code; None for installed packages
+    (``torch/nn/modules/conv.py``) or files outside the checkout, which an annotation cannot point at."""
+    if not path:
+        return None
+    parts = Path(path).parts
+    if "site-packages" in parts or "dist-packages" in parts:
+        return None
+    rel = relative_path(path, root)
+    return None if Path(rel).is_absolute() else rel
