@@ -8,6 +8,7 @@ dtype only) so the IR never holds on to activations.
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,37 @@ def _plain(value: Any) -> Any:
     return type(value).__name__
 
 
+_CONV = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
+# Parameter order of functional builtins, for calls fx's schema matcher cannot bind (so that
+# consumers never see ``arg0, arg1, ...`` for them).
+_FALLBACK_ORDER: dict[str, tuple[str, ...]] = {
+    **{f"conv{n}d": _CONV for n in "123"},
+    **{f"conv_transpose{n}d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
+                               "dilation") for n in "123"},
+    **{f"avg_pool{n}d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                         "divisor_override") for n in "123"},
+    **{f"max_pool{n}d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                         "return_indices") for n in "123"},
+    **{f"lp_pool{n}d": ("input", "norm_type", "kernel_size", "stride", "ceil_mode") for n in "123"},
+    **{f"adaptive_{kind}_pool{n}d": ("input", "output_size") for kind in ("avg", "max") for n in "123"},
+    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners"),
+    "pad": ("input", "pad", "mode", "value"),
+    "cat": ("tensors", "dim"), "concat": ("tensors", "dim"), "stack": ("tensors", "dim"),
+    "softmax": ("input", "dim"), "log_softmax": ("input", "dim"),
+    "dropout": ("input", "p", "training", "inplace"),
+    "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
+}
+
+
+def _type_of(value: Any) -> Any:
+    """The annotation fx's schema matcher needs: ``List[int]`` for [1, 1], not bare ``list``."""
+    if isinstance(value, list) and value and all(type(v) is int for v in value):
+        return typing.List[int]
+    if isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+        return typing.List[float]
+    return type(value)
+
+
 def function_arguments(target: Any, args: tuple, kwargs: dict) -> dict[str, Any]:
     """Arguments of a python-level call (``F.conv2d``, ``torch.sigmoid``, ``x.view``) by name."""
     if isinstance(target, str):  # fx call_method: args[0] is self
@@ -47,9 +79,12 @@ def function_arguments(target: Any, args: tuple, kwargs: dict) -> dict[str, Any]
         return {k: _plain(v) for k, v in named.items()}
     named: dict[str, Any] | None = None
     try:
-        pair = normalize_function(target, tuple(args), dict(kwargs), normalize_to_only_use_kwargs=True,
-                                  arg_types=tuple(type(a) for a in args),
-                                  kwarg_types={k: type(v) for k, v in kwargs.items()})
+        # Schemas say List[int] where callers pass tuples ((1, 1) padding): match on lists.
+        as_list = [list(a) if isinstance(a, tuple) else a for a in args]
+        kw_list = {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()}
+        pair = normalize_function(target, tuple(as_list), kw_list, normalize_to_only_use_kwargs=True,
+                                  arg_types=tuple(_type_of(a) for a in as_list),
+                                  kwarg_types={k: _type_of(v) for k, v in kw_list.items()})
         if pair is not None:
             named = dict(pair.kwargs)
     except Exception:  # signature not introspectable: fall back to positional names
@@ -59,7 +94,8 @@ def function_arguments(target: Any, args: tuple, kwargs: dict) -> dict[str, Any]
             bound = inspect.signature(target).bind(*args, **kwargs)
             named = dict(bound.arguments)
         except (TypeError, ValueError):
-            named = {f"arg{i}": v for i, v in enumerate(args)}
+            order = _FALLBACK_ORDER.get(getattr(target, "__name__", ""), ())
+            named = {order[i] if i < len(order) else f"arg{i}": v for i, v in enumerate(args)}
             named.update(kwargs)
     return {k: _plain(v) for k, v in named.items()}
 

@@ -46,29 +46,10 @@ _SAME = {"contiguous", "clone", "detach", "to", "float", "half", "double", "type
          "requires_grad_", "_to_copy", "alias", "Identity"}
 
 
-_CONV_ARGS = ["input", "weight", "bias", "stride", "padding", "dilation", "groups"]
-_POSITIONAL = {  # parameter order, for builtins whose arguments were recorded as arg0, arg1, ...
-    **{f"conv{n}d": _CONV_ARGS for n in "123"},
-    **{f"conv_transpose{n}d": ["input", "weight", "bias", "stride", "padding", "output_padding", "groups",
-                               "dilation"] for n in "123"},
-    **{f"avg_pool{n}d": ["input", "kernel_size", "stride", "padding", "ceil_mode"] for n in "123"},
-    **{f"max_pool{n}d": ["input", "kernel_size", "stride", "padding", "dilation", "ceil_mode"] for n in "123"},
-    **{f"lp_pool{n}d": ["input", "norm_type", "kernel_size", "stride", "ceil_mode"] for n in "123"},
-    "interpolate": ["input", "size", "scale_factor", "mode", "align_corners"],
-    "pad": ["input", "pad", "mode", "value"],
-    "cat": ["tensors", "dim"], "concat": ["tensors", "dim"], "stack": ["tensors", "dim"],
-    "softmax": ["input", "dim"], "log_softmax": ["input", "dim"],
-}
-
-
 def _arg(layer: Layer, *names: str, default: Any = None) -> Any:
     for name in names:
         if name in layer.arguments:
             return layer.arguments[name]
-    order = _POSITIONAL.get(layer.type, [])
-    for name in names:
-        if name in order and f"arg{order.index(name)}" in layer.arguments:
-            return layer.arguments[f"arg{order.index(name)}"]
     return default
 
 
