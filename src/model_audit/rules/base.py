@@ -41,7 +41,7 @@ class RuleContext:
                 severity: Severity | str | None = None, **data: Any) -> Finding:
         """A finding of this rule; ``fix`` defaults to the rule's documented fix summary."""
         name = layer.name if isinstance(layer, Layer) else layer
-        source = layer.source if isinstance(layer, Layer) else None
+        source = self.source_of(layer) if isinstance(layer, Layer) else None
         return Finding(
             rule=self.rule.id,
             severity=Severity.parse(severity) if severity is not None else self.rule.severity,
@@ -51,6 +51,18 @@ class RuleContext:
             source=source,
             data=data,
         )
+
+    def source_of(self, layer: Layer) -> str | None:
+        """The layer's module class, or for a functional call the class of the module that made it."""
+        if layer.source or layer.module is not None or self.model is None:
+            return layer.source
+        try:
+            owner = self.model.get_submodule(layer.scope) if layer.scope else self.model
+        except AttributeError:
+            return None
+        from ..auditor.tracing import class_source
+
+        return class_source(type(owner))
 
 
 CheckFn = Callable[[LayerGraph, RuleContext], Iterable[Finding]]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch.nn as nn
 
@@ -14,31 +14,39 @@ from .registry import Registry, default_registry
 from .settings import RuleSettings
 
 
+def known_ids(registry: Registry) -> dict[str, Any]:
+    """Every id a setting may name: the registry's rules, plus the ids probe findings carry."""
+    ids: dict[str, Any] = dict(registry.rules)
+    try:
+        from ..auditor import probes
+    except ImportError:
+        return ids
+    for rule_id in getattr(probes, "RULE_IDS", ()):
+        ids.setdefault(rule_id, None)
+    return ids
+
+
 def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
               model: nn.Module | None = None, source_path: Path | None = None, train_script: Path | None = None,
               train_step: Callable | None = None, mode: str = "eval") -> tuple[list[Finding], list[str]]:
     """Return (findings after selection/suppression/re-grading, notes about rules that failed)."""
     settings = settings or RuleSettings()
     registry = registry or default_registry()
-    for pattern in settings.options:
-        if pattern not in registry.rules:
-            raise AuditError(f"options given for unknown rule {pattern!r}")
+    settings.validate(known_ids(registry))
     findings: list[Finding] = []
     notes: list[str] = []
     for rule in registry:
         if not settings.selects(rule.id):
             continue
         options = dict(rule.options)
-        for key, value in settings.options.get(rule.id, {}).items():
-            key = key.replace("-", "_")
-            if key not in options:
-                raise AuditError(f"rule {rule.id!r} has no option {key!r} (options: {', '.join(options) or 'none'})")
-            options[key] = value
+        options.update({key.replace("-", "_"): value for key, value in settings.options.get(rule.id, {}).items()})
         ctx = RuleContext(rule=rule, options=options, model=model if model is not None else graph.model,
                           source_path=source_path, train_script=train_script, train_step=train_step,
                           input_shapes=list(graph.input_shapes), mode=mode)
         try:
             findings.extend(rule.check(graph, ctx))
+        except AuditError:  # bad user input a rule reads (an unparsable --train-script): exit 2
+            raise
         except Exception as error:  # a buggy (third-party) rule must not take the audit down
             notes.append(f"rule {rule.id} ({rule.plugin}) failed and was skipped: {type(error).__name__}: {error}")
     return settings.apply(findings), notes

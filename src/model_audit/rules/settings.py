@@ -37,6 +37,8 @@ class RuleSettings:
     per_layer_ignores: dict[str, list[str]] = field(default_factory=dict)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> option -> value
     fail_on: str = "error"
+    # where each setting came from ("--select", "pyproject.toml [tool.model-audit] select"), for errors
+    origins: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def resolve(cls, project: ProjectConfig | None = None, *, select: Iterable[str] | None = None,
@@ -48,22 +50,27 @@ class RuleSettings:
         if project is not None and project.data:
             settings = settings._merge_project(project)
         if select is not None:
-            settings.select = list(select)
+            settings.select = _str_list(list(select) if not isinstance(select, str) else select, "select")
+            settings.origins["select"] = "select"
         if ignore is not None:
-            settings.ignore = list(ignore)
+            settings.ignore = _str_list(list(ignore) if not isinstance(ignore, str) else ignore, "ignore")
+            settings.origins["ignore"] = "ignore"
         if extend_ignore:
             settings.ignore = settings.ignore + list(extend_ignore)
         for rule_id, value in (severity or {}).items():
             settings.severity[rule_id] = _severity(value, "severity")
+            settings.origins["severity"] = "severity"
         for rule_id, values in (options or {}).items():
-            settings.options.setdefault(rule_id, {}).update(values)
+            settings.options.setdefault(rule_id, {}).update({k.replace("-", "_"): v for k, v in values.items()})
+            settings.origins["options"] = "options"
         if fail_on is not None:
             settings.fail_on = _fail_on(fail_on, "--fail-on")
         return settings
 
     def _merge_project(self, project: ProjectConfig) -> "RuleSettings":
         data = project.data
-        merged = replace(self)
+        merged = replace(self, origins={key: project.where(key) for key in
+                                        ("select", "ignore", "severity", "per-layer-ignores", "options") if key in data})
         if "select" in data:
             merged.select = _str_list(data["select"], project.where("select"))
         if "ignore" in data:
@@ -78,6 +85,39 @@ class RuleSettings:
         if "fail-on" in data:
             merged.fail_on = _fail_on(data["fail-on"], project.where("fail-on"))
         return merged
+
+    def validate(self, rules: dict[str, Any]) -> None:
+        """Reject unknown rule ids (typos select nothing silently otherwise) and bad rule options.
+
+        ``rules`` maps every known id to its :class:`~model_audit.rules.base.Rule` (or to None for
+        ids that only probes emit). Raises :class:`ConfigError` (exit code 2) naming the setting.
+        """
+        known = set(rules)
+
+        def check(ids: Iterable[str], key: str) -> None:
+            for rule_id in ids:
+                if rule_id == "ALL" or rule_id in known:
+                    continue
+                if rule_id.endswith("-") and any(k.startswith(rule_id) for k in known):
+                    continue
+                raise ConfigError(f"{self.origins.get(key, key)}: unknown rule {rule_id!r}; "
+                                  "`model-audit rules` lists the installed rules")
+
+        check(self.select, "select")
+        check(self.ignore, "ignore")
+        check(self.severity, "severity")
+        for ids in self.per_layer_ignores.values():
+            check(ids, "per-layer-ignores")
+        check(self.options, "options")
+        for rule_id, values in self.options.items():
+            rule = rules[rule_id]
+            defaults = getattr(rule, "options", {}) or {}
+            for key, value in values.items():
+                where = f"{self.origins.get('options', 'options')}.{rule_id}.{key.replace('_', '-')}"
+                if key not in defaults:
+                    names = ", ".join(k.replace("_", "-") for k in defaults) or "none"
+                    raise ConfigError(f"{where}: rule {rule_id!r} has no such option (options: {names})")
+                _check_option_type(value, defaults[key], where)
 
     # -- queries
     def selects(self, rule_id: str) -> bool:
@@ -115,6 +155,24 @@ def _matches(rule_id: str, patterns: Iterable[str]) -> bool:
         if pattern == "ALL" or rule_id == pattern or (pattern.endswith("-") and rule_id.startswith(pattern)):
             return True
     return False
+
+
+def _check_option_type(value: Any, default: Any, where: str) -> None:
+    """An option takes the type of its default (an int is accepted where a float is expected)."""
+    if isinstance(default, bool):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, expected = isinstance(value, str), "a string"
+    elif isinstance(default, (list, tuple)):
+        ok, expected = isinstance(value, (list, tuple)), "a list"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"{where}: expected {expected}, got {value!r}")
 
 
 def _severity(value: Any, where: str) -> Severity:

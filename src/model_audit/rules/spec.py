@@ -20,7 +20,10 @@ under the ``model_audit`` entry-point group::
     def model_audit_rules():
         return [no_huge_linear]
 
-model-audit's own rules are registered exactly this way (``model_audit.rules.builtin``).
+model-audit's own rules are registered exactly this way (``model_audit.rules.builtin``);
+``tests/plugins/model_audit_example_plugin`` is a complete installable example. Once installed,
+the rules show up in ``model-audit rules`` and obey ``--select``/``--ignore``/``[tool.model-audit]``
+(options included: ``[tool.model-audit.options.no-huge-linear] max-params = 5_000_000``).
 """
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""The model's outputs: losses expect logits, not probabilities."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from ...auditor.ir import Layer, LayerGraph
+from ...findings import Finding
+from ..base import RuleContext, rule
+from ..layers import is_softmax
+
+_TRANSPARENT = {"reshape", "identity"}  # view/flatten/getitem/squeeze: the values are unchanged
+
+
+def _producer(layer: Layer, layers: dict[str, Layer]) -> Layer:
+    """Follow an output back through shape-only ops to the op that computed its values."""
+    seen = set()
+    while layer.kind in _TRANSPARENT and len(layer.inputs) == 1 and layer.inputs[0] in layers:
+        if layer.name in seen:
+            break
+        seen.add(layer.name)
+        layer = layers[layer.inputs[0]]
+    return layer
+
+
+@rule(
+    id="softmax-output",
+    severity="warning",
+    summary="The model returns softmax probabilities; CrossEntropyLoss expects logits",
+    fix_hint="return the logits and let nn.CrossEntropyLoss apply log-softmax",
+    what="""
+An output of the model (what `forward` returns) computed by a softmax — `nn.Softmax`,
+`nn.Softmax2d`, `F.softmax`, `torch.softmax` or `x.softmax(dim)` — possibly followed only by
+reshapes. Not flagged: `log_softmax`/`nn.LogSoftmax` (the input `nn.NLLLoss` expects), softmax
+inside the model (attention weights), and any other output activation.
+""",
+    why="""
+`nn.CrossEntropyLoss` applies `log_softmax` itself: fed probabilities it computes
+`−log softmax(softmax(z))_y`. Softmax of values in [0, 1] is nearly uniform (for 10 classes the
+largest probability it can produce is `e/(e+9) ≈ 0.23`), so the loss cannot fall below ≈1.46 and its
+gradient shrinks by up to the softmax Jacobian `diag(p) − ppᵀ` a second time: training stalls.
+Computing `log(softmax(z))` separately is also numerically unstable where `log_softmax` is not.
+The model is audited in the mode given (`--mode`); a model that applies softmax only at inference
+(`if not self.training`) is clean in `--mode train`.
+""",
+    example="""
+```python
+def forward(self, x):
+    return F.softmax(self.fc(self.features(x)), dim=1)
+
+loss = nn.CrossEntropyLoss()(model(x), y)
+```
+""",
+    fix="""
+Return logits from `forward` and apply softmax where probabilities are needed:
+
+```python
+def forward(self, x):
+    return self.fc(self.features(x))
+
+probs = model(x).softmax(dim=1)        # at inference only
+```
+or return `F.log_softmax(...)` and train with `nn.NLLLoss`.
+""",
+)
+def softmax_output(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
+    layers = graph.by_name()
+    reported = set()
+    for name in graph.output_names:
+        if name not in layers:
+            continue
+        producer = _producer(layers[name], layers)
+        if producer.name in reported or not is_softmax(producer):
+            continue
+        reported.add(producer.name)
+        dim = producer.arguments.get("dim") if producer.module is None else getattr(producer.module, "dim", None)
+        yield ctx.finding(
+            producer,
+            f"model output '{name}' is a softmax (dim={dim}; audited in {ctx.mode} mode): probabilities in [0, 1], "
+            f"while nn.CrossEntropyLoss expects unnormalized logits (threshold: no softmax on an output)",
+            output=name, dim=dim, mode=ctx.mode,
+        )
+
+
+RULES = [softmax_output]
