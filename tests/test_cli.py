@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 from model_audit import audit
+from model_audit.auditor.loading import load_target
 from model_audit.cli import main
 from model_audit.units import format_count
 
@@ -63,7 +64,8 @@ def test_json_equals_report_to_dict(tmp_path, capsys):
     code, out, err = run_cli(capsys, path, "--input", "2,3,16,16", "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    expected = audit(load_net(tmp_path), input_shape=(2, 3, 16, 16), name="model").to_dict()
+    loaded = load_target(path)  # the model as the CLI loads it: same classes, so same finding sources
+    expected = audit(loaded.model, input_shape=(2, 3, 16, 16), name="model", source_path=loaded.path).to_dict()
     assert data == json.loads(json.dumps(expected))
     assert data["schema_version"] == 1
     for key in ("params", "trainable_params", "params_without_bias", "params_without_norm", "macs", "flops",

@@ -55,9 +55,10 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         from .auditor.probes import confirm_findings, probe_model
 
         probe_device = device if device not in (None, "meta") else "auto"
+        options = {"mode": "train", **(probe_options or {})}  # probes measure a training step, whatever --mode counts
         result = probe_model(model, report.graph, inputs=inputs, input_shape=input_shape, device=probe_device,
-                             loss_fn=loss_fn, targets=targets, seed=seed, mode=mode, **(probe_options or {}))
+                             loss_fn=loss_fn, targets=targets, seed=seed, **options)
         report.probe = result
-        findings = confirm_findings(findings, result) + list(result.findings)
+        findings = confirm_findings(findings, result, options.get("thresholds")) + list(result.findings)
     report.findings = sorted(settings.apply(findings), key=lambda f: (-f.severity, f.rule, f.layer or ""))
     return report

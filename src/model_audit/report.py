@@ -33,12 +33,25 @@ class AuditReport:
     outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # JSON sections added by later analyses
     probe: Any = None  # ProbeReport when probes ran (serialized as the "probe" section)
+    receptive_field: dict | None = None  # the final field against the input (auditor/receptive_field.final_field)
     module: Any = field(default=None, repr=False, compare=False)  # the audited nn.Module (not serialized)
     graph: Any = field(default=None, repr=False, compare=False)  # the LayerGraph rules read (not serialized)
 
     @property
     def uncounted_calls(self) -> int:
         return sum(self.uncounted_ops.values())
+
+    def assert_budget(self, params: Any = None, macs: Any = None, flops: Any = None,
+                      uncounted_fraction: Any = None, findings: Any = None) -> None:
+        """Raise ``BudgetExceeded`` (an AssertionError) naming every breached limit; ints or "25M"/"4.1G"."""
+        __tracebackhide__ = True  # pytest: the failure points at the test's line, not here
+        from .reports.budget import Budget, BudgetExceeded, check_budget
+
+        budget = Budget.parse(where="assert_budget", params=params, macs=macs, flops=flops,
+                              uncounted_fraction=uncounted_fraction, findings=findings)
+        breaches = check_budget(self, budget)
+        if breaches:
+            raise BudgetExceeded(breaches)
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -62,6 +75,8 @@ class AuditReport:
             "uncounted_ops": dict(self.uncounted_ops),
             "notes": list(self.notes),
         }
+        if self.receptive_field is not None:
+            summary["receptive_field"] = self.receptive_field
         if self.backward_flops is not None:
             summary["backward_macs"] = self.backward_macs
             summary["backward_flops"] = self.backward_flops

@@ -7,4 +7,7 @@ from __future__ import annotations
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help shown in `model-audit --help`)
+    "check": ("model_audit.commands.check", "audit every [[tool.model-audit.targets]] against its budgets (CI gate)"),
+    "diff": ("model_audit.commands.diff", "params/MACs/FLOPs deltas between two JSON reports, total and per layer"),
+    "rules": ("model_audit.commands.rules", "list the risk rules, or print one rule's documentation"),
 }

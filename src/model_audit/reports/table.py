@@ -5,6 +5,8 @@ from tabulate import tabulate
 
 from ..report import AuditReport
 from ..units import format_count
+from .findings import render_findings
+from .receptive_field import row_field, summary_line
 from .rollup import rows
 
 
@@ -23,7 +25,11 @@ def _pct(part: int, total: int) -> str:
 def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None) -> str:
     """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables."""
     columns = columns or {}
-    headers = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "% MACs", *columns.keys()]
+    if report.probe is not None:
+        from .probe_table import probe_columns
+
+        columns = {**columns, **probe_columns(report.probe)}
+    headers = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "% MACs", "RF", *columns.keys()]
     body = []
     for row in rows(report, depth):
         body.append([
@@ -34,13 +40,20 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
             format_count(row.macs) if row.macs else "",
             format_count(row.flops) if row.flops else "",
             _pct(row.macs, report.macs) if row.macs else "",
+            row_field(row.layers),
             *[fn(row) for fn in columns.values()],
         ])
     body.append(["total", "", "", format_count(report.params), format_count(report.macs),
-                 format_count(report.flops), "100%" if report.macs else "", *["" for _ in columns]])
+                 format_count(report.flops), "100%" if report.macs else "", "", *["" for _ in columns]])
     table = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
-                     colalign=("left", "left", "left", "right", "right", "right", "right", *["right"] * len(columns)))
-    return table + "\n\n" + render_summary(report)
+                     colalign=("left", "left", "left", "right", "right", "right", "right", "right",
+                               *["right"] * len(columns)))
+    summary = render_summary(report)
+    if report.probe is not None:
+        from .probe_table import render_probe_summary
+
+        summary += "\n" + render_probe_summary(report.probe)
+    return table + "\n\n" + summary + "\n\n" + render_findings(report.findings)
 
 
 def render_summary(report: AuditReport) -> str:
@@ -60,6 +73,9 @@ def render_summary(report: AuditReport) -> str:
         lines.append(f"uncounted ops (no formula; not in the totals): {ops}")
     else:
         lines.append("uncounted ops: none")
+    rf_line = summary_line(report.receptive_field)
+    if rf_line:
+        lines.append(rf_line)
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
