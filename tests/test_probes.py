@@ -460,3 +460,24 @@ def test_models_with_flatten_modules_are_probed():
     report = audit(model, input_shape=(2, 3, 8, 8), probe=True)
     grads = {layer["name"]: layer["grad_norm"] for layer in report.probe.to_dict()["layers"]}
     assert set(grads) >= {"0", "3"} and all(grads[name] > 0 for name in ("0", "3"))
+
+
+def test_probe_rules_are_registered_with_their_thresholds_as_options():
+    from model_audit.auditor.probes import THRESHOLDS
+    from model_audit.rules.registry import default_registry
+
+    rules = default_registry().rules
+    assert GRADIENT_RULES <= set(rules) and all(rules[r].measured for r in GRADIENT_RULES)
+    for rule_id in GRADIENT_RULES:  # registered defaults are the thresholds the probes use
+        for option, default in rules[rule_id].options.items():
+            assert THRESHOLDS[option] == default
+
+
+def test_rule_options_set_probe_thresholds():
+    """He-ReLU MLP: 27-41 % never-active units; below the default 70 %, above a 10 % option."""
+    model = MODELS["he_relu20"](0)
+    default = audit(model, input_shape=(64, 64), probe=True)
+    strict = audit(model, input_shape=(64, 64), probe=True, options={"dead-relu": {"dead_fraction": 0.1}})
+    worst = max(layer["dead_fraction"] or 0 for layer in strict.probe.to_dict()["layers"])
+    assert 0.1 <= worst < 0.7
+    assert "dead-relu" not in verdicts(default) and "dead-relu" in verdicts(strict)

@@ -56,6 +56,9 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
 
         probe_device = device if device not in (None, "meta") else "auto"
         options = {"mode": "train", **(probe_options or {})}  # probes measure a training step, whatever --mode counts
+        from .rules.builtin.measured import RULES as MEASURED, probe_thresholds
+
+        options["thresholds"] = {**probe_thresholds(MEASURED, settings.options), **(options.get("thresholds") or {})}
         result = probe_model(model, report.graph, inputs=inputs, input_shape=input_shape, device=probe_device,
                              loss_fn=loss_fn, targets=targets, seed=seed, **options)
         report.probe = result

@@ -15,15 +15,8 @@ from .settings import RuleSettings
 
 
 def known_ids(registry: Registry) -> dict[str, Any]:
-    """Every id a setting may name: the registry's rules, plus the ids probe findings carry."""
-    ids: dict[str, Any] = dict(registry.rules)
-    try:
-        from ..auditor import probes
-    except ImportError:
-        return ids
-    for rule_id in getattr(probes, "RULE_IDS", ()):
-        ids.setdefault(rule_id, None)
-    return ids
+    """Every id a setting may name: the registry's rules (static and measured by probes)."""
+    return dict(registry.rules)
 
 
 def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
@@ -36,7 +29,7 @@ def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, regist
     findings: list[Finding] = []
     notes: list[str] = []
     for rule in registry:
-        if not settings.selects(rule.id):
+        if rule.measured or not settings.selects(rule.id):
             continue
         options = dict(rule.options)
         options.update({key.replace("-", "_"): value for key, value in settings.options.get(rule.id, {}).items()})

@@ -8,7 +8,7 @@ from .findings import PROBE_RULES, THRESHOLDS, confirm_findings, probe_findings
 from .report import LayerProbe, ProbeReport
 from .runner import probe_model, resolve_device
 
-RULE_IDS = PROBE_RULES  # read by rules.runner.known_ids: --select/--ignore may name probe findings
+RULE_IDS = PROBE_RULES  # the ids rules/builtin/measured.py registers (docs, options, selection)
 
 __all__ = ["PROBE_RULES", "RULE_IDS", "THRESHOLDS", "LayerProbe", "ProbeReport", "confirm_findings", "probe_findings",
            "probe_model", "resolve_device"]

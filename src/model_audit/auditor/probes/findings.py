@@ -1,7 +1,8 @@
 """Turn probe measurements into findings, and confirm or re-grade static findings with them.
 
-Probe rule ids (documented in docs/probes.md; not in the static rules registry, but the user's
-select/ignore/severity/suppressions apply to them like to any finding):
+Probe rule ids (registered with their docs and threshold options by
+``rules/builtin/measured.py``, so ``model-audit rules`` lists them and the user's
+select/ignore/severity/suppressions/options apply to them like to any finding):
 ``vanishing-gradient``, ``exploding-gradient``, ``dead-relu``, ``saturated-activations``,
 ``nonfinite-values``. Thresholds follow AUTOTRAINER (Zhang et al., ICSE 2021) for the gradient
 ratio and are options (``probe_options={"thresholds": {...}}``).

@@ -6,7 +6,7 @@ from ..spec import hookimpl
 # Each family module defines ``RULES``: a list of Rule objects.
 _FAMILIES = [
     "recurrent", "output_head", "kernel_size", "dropout_rate", "batch_statistics", "spatial_collapse",
-    "saturation", "padding", "norm_inputs", "affine", "receptive_field",
+    "saturation", "padding", "norm_inputs", "affine", "receptive_field", "measured",
 ]
 
 

@@ -24,7 +24,8 @@ Convolutions whose kernel is even (2, 4, 6, …) along some axis, module or func
 dilated extent `d(k−1)+1` decides, so a 2-tap kernel at dilation 2 (extent 3, centred) is fine.
 Not flagged: kernel 1; non-overlapping patchify convolutions (kernel == stride along that axis, the ViT, Swin and
 ConvNeXt stems); transposed convolutions whose kernel is a multiple of the stride (the
-checkerboard-free upsampler `ConvTranspose2d(k=4, s=2, p=1)`). A strided even kernel whose size is
+checkerboard-free upsampler `ConvTranspose2d(k=4, s=2, p=1)`); a window spanning the whole padded
+map (DCGAN's final `Conv2d(512, 1, 4, 1, 0)` on a 4×4 map: one output, nothing to shift). A strided even kernel whose size is
 a multiple of the stride (`k=4, s=2`, DCGAN/PatchGAN discriminators) is reported as info.
 """,
     why="""
@@ -50,9 +51,11 @@ def even_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
         geometry = conv_geometry(layer)
         if geometry is None:
             continue
+        spatial = layer.input_shapes[0][-len(geometry.kernel):] if layer.input_shapes else None
         axes = [a for a, k in enumerate(geometry.kernel)
                 if k > 1 and geometry.effective_kernel(a) % 2 == 0 and k != geometry.stride[a]
-                and not (geometry.transposed and k % geometry.stride[a] == 0)]
+                and not (geometry.transposed and k % geometry.stride[a] == 0)
+                and not _whole_map(geometry, a, spatial)]
         if not axes:
             continue
         strided = all(geometry.stride[a] > 1 and geometry.kernel[a] % geometry.stride[a] == 0 for a in axes)
@@ -65,6 +68,14 @@ def even_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
             severity="info" if strided else None,
             kernel=list(geometry.kernel), stride=list(geometry.stride), even_axes=axes,
         )
+
+
+def _whole_map(geometry: ConvGeometry, axis: int, spatial: tuple[int, ...] | None) -> bool:
+    """The window spans the whole (padded) map, like DCGAN's final 4×4 conv on a 4×4 map: one
+    output, no grid to shift and no centre to miss."""
+    if spatial is None or geometry.transposed or isinstance(geometry.padding, str):
+        return False
+    return spatial[axis] + geometry.pad(axis) <= geometry.effective_kernel(axis)
 
 
 def _stack(geometry: ConvGeometry) -> tuple[int, tuple[int, ...]]:
