@@ -44,7 +44,7 @@ def test_unary_fast_path_declines_what_it_cannot_prove():
 
 @pytest.mark.parametrize("call", [
     lambda: (aten.native_batch_norm.default, (_meta((1, 16, 9, 9), True), _meta((16,)), _meta((16,)), _meta((16,)),
-                                              _meta((16,)), False, 0.1, 1e-5)),
+                                              _meta((16,)), True, 0.1, 1e-5)),
     lambda: (aten.add.Tensor, (_meta((2, 3, 4)), _meta((3, 1)))),
     lambda: (aten.cat.default, ([_meta((1, 2, 3)), _meta((1, 5, 3))], 1)),
     lambda: (aten.max_pool2d_with_indices.default, (_meta((1, 3, 9, 9)), [3, 3], [2, 2], [1, 1])),
@@ -71,3 +71,33 @@ def test_metadata_changing_inplace_ops_are_never_memoized():
         y = _meta((2, 3))
         assert cache.call(aten.t_.default, (y,), {}).shape == (3, 2)
     assert cache.hits == 0
+
+
+def _bn_args(x, channels=16, dtype=torch.float32):
+    stats = [torch.empty(channels, device="meta", dtype=dtype) for _ in range(4)]
+    return (x, *stats)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("op", ["native_batch_norm", "_native_batch_norm_legit_no_training"])
+def test_eval_batch_norm_fast_path_equals_the_meta_kernel(op, dtype, channels_last):
+    from model_audit.auditor.meta_cache import batch_norm_fast_path
+
+    func = getattr(aten, op).default
+    x = _meta((2, 16, 5, 7), channels_last, dtype)
+    args = (*_bn_args(x, dtype=dtype), False, 0.1, 1e-5) if op == "native_batch_norm" else (*_bn_args(x, dtype=dtype), 0.1, 1e-5)
+    fast = batch_norm_fast_path(func, args, {})
+    assert _signature(fast) == _signature(func(*args))
+
+
+def test_batch_norm_fast_path_leaves_errors_and_training_to_the_kernel():
+    from model_audit.auditor import meta_cache
+
+    x = _meta((2, 16, 5, 7))
+    wrong = (*_bn_args(x, channels=8), False, 0.1, 1e-5)  # BatchNorm2d(8) fed 16 channels
+    assert meta_cache.batch_norm_fast_path(aten.native_batch_norm.default, wrong, {}) is meta_cache._MISS
+    with pytest.raises(RuntimeError):
+        aten.native_batch_norm.default(*wrong)
+    training = (*_bn_args(x), True, 0.1, 1e-5)
+    assert meta_cache.batch_norm_fast_path(aten.native_batch_norm.default, training, {}) is meta_cache._MISS

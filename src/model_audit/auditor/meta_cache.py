@@ -92,6 +92,37 @@ def unary_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
     return args[0] if kind == "inplace" else torch.empty_like(args[0])
 
 
+_BN_EVAL = {op: at for op, at in ((getattr(torch.ops.aten, "native_batch_norm", None), 5),
+                                  (getattr(torch.ops.aten, "_native_batch_norm_legit_no_training", None), None))
+            if op is not None}
+_BN_EVAL = {packet.default: at for packet, at in _BN_EVAL.items()}
+
+
+def batch_norm_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
+    """Eval-mode batch norm on meta: (empty_like(input), [C], [C]) after the kernel's own size checks.
+
+    Its meta kernel is a Python decomposition (about 3 ms a call, a quarter of a cold densenet121
+    audit). Anything unusual (training, half precision, mismatched sizes) runs the real kernel,
+    which also raises the real error message.
+    """
+    training_at = _BN_EVAL.get(func, _MISS)
+    if training_at is _MISS or kwargs or len(args) < 5:
+        return _MISS
+    if training_at is not None and (len(args) <= training_at or args[training_at] is not False):
+        return _MISS
+    x = args[0]
+    if not _dense_float(x) or x.dtype not in (torch.float32, torch.float64) or x.dim() < 2:
+        return _MISS
+    channels = x.shape[1]
+    for t in args[1:5]:
+        if t is not None and (not isinstance(t, torch.Tensor) or t.device.type != "meta" or t.dim() != 1
+                              or t.shape[0] != channels or t.dtype != x.dtype):
+            return _MISS
+    stat = (channels,)
+    return (torch.empty_like(x), torch.empty(stat, dtype=x.dtype, device="meta"),
+            torch.empty(stat, dtype=x.dtype, device="meta"))
+
+
 class MetaKernelCache:
     """A bounded LRU of meta-kernel results, shared by every audit in the process."""
 
@@ -104,6 +135,8 @@ class MetaKernelCache:
 
     def call(self, func: Any, args: tuple, kwargs: dict) -> Any:
         fast = unary_fast_path(func, args, kwargs)
+        if fast is _MISS:
+            fast = batch_norm_fast_path(func, args, kwargs)
         if fast is not _MISS:
             self.hits += 1
             return fast
