@@ -33,6 +33,9 @@ if hasattr(nn, "RMSNorm"):
 _ACTIVATION_MODULE_PATH = "torch.nn.modules.activation"
 _NORM_NAME = re.compile(r"(Norm|Norm\dd|Normalization)$")
 
+# Functional/ATen dropout ops (the "dropout" kind); rules and the receptive-field analysis reuse the set.
+DROPOUT_OPS = frozenset("dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout native_dropout".split())
+
 _FUNCTION_KINDS: dict[str, str] = {}
 for _names, _kind in [
     ("conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d convolution", "conv"),
@@ -40,7 +43,7 @@ for _names, _kind in [
     ("matmul mm bmm baddbmm einsum", "matmul"),
     ("batch_norm layer_norm group_norm instance_norm rms_norm native_batch_norm native_layer_norm "
      "native_group_norm local_response_norm normalize", "norm"),
-    ("dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout native_dropout", "dropout"),
+    (" ".join(sorted(DROPOUT_OPS)), "dropout"),
     ("relu relu_ relu6 sigmoid tanh gelu silu mish elu selu celu leaky_relu hardtanh hardswish "
      "hardsigmoid softplus softsign softmax log_softmax _softmax _safe_softmax _log_softmax logsigmoid "
      "glu prelu threshold tanhshrink hardshrink softshrink", "activation"),

@@ -32,6 +32,9 @@ from .rf_state import GLOBAL, Field, Group, Mixed, Role, State, _num, _opaque, a
 # the analysis
 
 
+_IMAGE_PATH_KINDS = _POINTWISE_KINDS | {"padding", "merge"}  # kinds an image flows through to a convolution
+
+
 def _spatial_inputs(graph: LayerGraph) -> set[str]:
     """Graph inputs a convolution/pooling/upsampling reaches through pointwise ops: those are images."""
     consumers = graph.consumers()
@@ -46,7 +49,7 @@ def _spatial_inputs(graph: LayerGraph) -> set[str]:
                     spatial.add(name)
                     stack = []
                     break
-                if kind in _POINTWISE_KINDS | {"padding", "merge"} and nxt not in seen:
+                if kind in _IMAGE_PATH_KINDS and nxt not in seen:
                     seen.add(nxt)
                     stack.append(nxt)
     return spatial

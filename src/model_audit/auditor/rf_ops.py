@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from .arguments import TensorArg
 from .ir import Layer
+from .kinds import DROPOUT_OPS
 from .rf_geometry import Axis, Unsure, Window, _tuple, adaptive_window, conv_windows, resample_window, \
     transposed_windows
 from .rf_state import (GLOBAL, Field, Group, Mixed, State, _is_spatial, _rank_field, axes_of, merge_fields, mix,
@@ -36,11 +37,10 @@ pow square sin cos tan tanh sinh cosh atan sigmoid relu relu6 gelu silu mish elu
 hardswish hardsigmoid softplus softsign logsigmoid prelu threshold tanhshrink hardshrink softshrink
 clamp clip clamp_min clamp_max where maximum minimum fmax fmin lerp addcmul addcdiv masked_fill sign
 reciprocal floor ceil round trunc frac erf erfc erfinv sgn bitwise_not logical_not logical_and logical_or
-eq ne lt le gt ge nan_to_num isnan isinf isfinite dropout dropout1d dropout2d dropout3d alpha_dropout
-feature_alpha_dropout native_dropout batch_norm native_batch_norm _native_batch_norm_legit
+eq ne lt le gt ge nan_to_num isnan isinf isfinite batch_norm native_batch_norm _native_batch_norm_legit
 _native_batch_norm_legit_no_training layer_norm native_layer_norm group_norm native_group_norm
 instance_norm rms_norm local_response_norm stochastic_depth mul_ add_ sub_ div_ iadd imul isub itruediv
-""".split())
+""".split()) | DROPOUT_OPS
 _SPLITS = {"chunk", "split", "split_with_sizes", "unbind", "tensor_split", "unsafe_split"}
 _SAME = {"contiguous", "clone", "detach", "to", "float", "half", "double", "type_as", "bfloat16", "cpu", "cuda",
          "requires_grad_", "_to_copy", "alias", "Identity"}

@@ -65,6 +65,11 @@ class RuleContext:
         return class_source(type(owner))
 
 
+def graded(value: float, warning: float, error: float) -> Severity:
+    """A graded rule's severity: error at ``value >= error``, warning at ``value >= warning``, else info."""
+    return Severity.ERROR if value >= error else Severity.WARNING if value >= warning else Severity.INFO
+
+
 CheckFn = Callable[[LayerGraph, RuleContext], Iterable[Finding]]
 
 

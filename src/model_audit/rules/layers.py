@@ -14,10 +14,10 @@ import torch.nn as nn
 
 from ..auditor.arguments import TensorArg
 from ..auditor.ir import Layer
+from ..auditor.kinds import DROPOUT_OPS
 
 SOFTMAX_OPS = {"softmax", "_softmax", "_safe_softmax", "softmax2d"}
-_DROPOUT_OPS = {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
-                "feature_dropout", "native_dropout"}
+_DROPOUT_OPS = DROPOUT_OPS | {"feature_dropout"}
 _BATCHNORM_OPS = {"batch_norm", "native_batch_norm", "_native_batch_norm_legit",
                   "_native_batch_norm_legit_no_training", "cudnn_batch_norm", "miopen_batch_norm"}
 _ADAPTIVE_POOL_OPS = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "_adaptive_avg_pool2d",

@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from ...auditor.arguments import TensorArg
 from ...auditor.ir import Layer, LayerGraph
-from ..layers import ConvGeometry, conv_geometry, op_name, pool_geometry
+from ..layers import ConvGeometry, PoolGeometry, conv_geometry, op_name, pool_geometry
 from ..layers import dropout_p as _dropout_p
 
 __all__ = ["ConvGeometry", "conv_geometry", "pool_geometry"]
@@ -141,6 +141,16 @@ def spatial(shape: tuple[int, ...] | None, axes: int) -> tuple[int, ...] | None:
     if shape is None or len(shape) < axes + 1:
         return None
     return tuple(shape[-axes:])
+
+
+def pool_window(pool: PoolGeometry) -> tuple[int, ...]:
+    """d(k - 1) + 1 per axis of a (non-adaptive) pooling window: the span one window covers."""
+    return tuple((d or 1) * (k - 1) + 1 for k, d in zip(pool.kernel, pool.dilation or (1,) * len(pool.kernel)))
+
+
+def size_text(shape) -> str:
+    """'32×32' for messages."""
+    return "×".join(str(v) for v in shape)
 
 
 def describe(layer: Layer) -> str:

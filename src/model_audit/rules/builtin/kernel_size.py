@@ -8,10 +8,7 @@ from ...auditor.ir import LayerGraph
 from ...findings import Finding
 from ..base import RuleContext, rule
 from ..layers import ConvGeometry, conv_geometry
-
-
-def _size(kernel: tuple[int, ...]) -> str:
-    return "×".join(map(str, kernel))
+from ._layers import conv_weights, effective_kernel, size_text
 
 
 @rule(
@@ -59,7 +56,7 @@ def even_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
         if not axes:
             continue
         strided = all(geometry.stride[a] > 1 and geometry.kernel[a] % geometry.stride[a] == 0 for a in axes)
-        kernel, stride = _size(geometry.kernel), _size(geometry.stride)
+        kernel, stride = size_text(geometry.kernel), size_text(geometry.stride)
         yield ctx.finding(
             layer,
             f"kernel {kernel} is even along {'axis' if len(axes) == 1 else 'axes'} {', '.join(map(str, axes))} "
@@ -80,7 +77,7 @@ def _whole_map(geometry: ConvGeometry, axis: int, spatial: tuple[int, ...] | Non
 
 def _stack(geometry: ConvGeometry) -> tuple[int, tuple[int, ...]]:
     """How many stride-1 convolutions with kernel ≤ 3 per axis cover the same field, and their kernel."""
-    field = max(geometry.effective_kernel(a) for a in range(len(geometry.kernel)))
+    field = max(effective_kernel(geometry))
     layers = math.ceil((field - 1) / 2)
     return layers, tuple(min(k, 3) for k in geometry.kernel)
 
@@ -133,7 +130,7 @@ def large_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
             continue
         c_in, c_out, groups = geometry.in_channels, geometry.out_channels, geometry.groups
         taps = math.prod(geometry.kernel)
-        weights = taps * c_in * c_out // groups
+        weights = conv_weights(geometry)
         layers, small = _stack(geometry)
         small_taps = math.prod(small)
         stacked = (small_taps * c_in * c_out + (layers - 1) * small_taps * c_out * c_out) // groups
@@ -142,11 +139,11 @@ def large_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
         saving = 1 - stacked / weights
         yield ctx.finding(
             layer,
-            f"{_size(geometry.kernel)} kernel at stride 1 (threshold: {threshold}): {weights:,} weights "
-            f"({taps}·{c_in}·{c_out}{'/' + str(groups) if groups > 1 else ''}); {layers} stacked {_size(small)} "
+            f"{size_text(geometry.kernel)} kernel at stride 1 (threshold: {threshold}): {weights:,} weights "
+            f"({taps}·{c_in}·{c_out}{'/' + str(groups) if groups > 1 else ''}); {layers} stacked {size_text(small)} "
             f"convolutions cover the same field with {stacked:,} ({saving:.0%} fewer; with C channels in and "
             f"out: {taps}C² vs {layers * small_taps}C²)",
-            fix=f"replace with {layers} stacked {_size(small)} convolutions (nonlinearities between), "
+            fix=f"replace with {layers} stacked {size_text(small)} convolutions (nonlinearities between), "
                 "or make it depthwise + 1×1",
             kernel=list(geometry.kernel), weights=weights, stacked_weights=stacked, stacked_layers=layers,
             saving=round(saving, 4), threshold=threshold,

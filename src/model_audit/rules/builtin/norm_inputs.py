@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding, Severity
-from ..base import RuleContext, rule
+from ...findings import Finding
+from ..base import RuleContext, graded, rule
 from ._layers import conv_geometry, data_inputs, describe, drop_probability, has_bias, is_batchnorm, linear_features
 from ._layers import uses_running_stats
 
@@ -100,7 +100,7 @@ def dropout_before_batchnorm(graph: LayerGraph, ctx: RuleContext) -> Iterator[Fi
             f"{describe(layer)} drops with p={p:g} and its output reaches BatchNorm `{bn}`{via} with no BatchNorm "
             f"between: the running variance is estimated under dropout's 1/(1-p) = {1 / (1 - p):.3g}× scaling and is "
             f"wrong at inference (threshold: warning at p ≥ {warn:g}, error at p ≥ {error:g})",
-            severity=Severity.ERROR if p >= error else Severity.WARNING if p >= warn else Severity.INFO,
+            severity=graded(p, warn, error),
             p=p, batchnorm=bn, path=path,
         )
 

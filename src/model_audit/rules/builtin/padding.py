@@ -6,9 +6,9 @@ from typing import Iterator
 
 from ...auditor.ir import Layer, LayerGraph
 from ...findings import Finding, Severity
-from ..base import RuleContext, rule
+from ..base import RuleContext, graded, rule
 from ._layers import (ConvGeometry, conv_geometry, data_inputs, describe, effective_kernel, is_padding, padding_on,
-                      pool_geometry, spatial)
+                      pool_geometry, pool_window, size_text, spatial)
 
 # Ops that keep the map size: the next kernel a shrunken map meets is looked up through them.
 _SIZE_PRESERVING = {"activation", "norm", "dropout", "identity", "elementwise"}
@@ -33,7 +33,7 @@ def _window(layer: Layer) -> tuple[int, ...] | None:
     pool = pool_geometry(layer)
     if pool is None or pool.kernel is None:
         return None
-    return tuple((d or 1) * (k - 1) + 1 for k, d in zip(pool.kernel, pool.dilation or (1,) * len(pool.kernel)))
+    return pool_window(pool)
 
 
 def _next_windows(name: str, layers: dict[str, Layer],
@@ -52,10 +52,6 @@ def _next_windows(name: str, layers: dict[str, Layer],
         elif layer.kind in _SIZE_PRESERVING:
             stack.extend(consumers.get(current, []))
     return found
-
-
-def _size(shape: tuple[int, ...]) -> str:
-    return "×".join(str(v) for v in shape)
 
 
 @rule(
@@ -129,17 +125,16 @@ def missing_padding(graph: LayerGraph, ctx: RuleContext) -> Iterator[Finding]:
         layer_loss, total_loss = 1 - prod(factors), 1 - prod(kept)
         too_small = [(name, window) for name, window in _next_windows(layer.name, layers, consumers)
                      if len(window) == axes and any(a < w for a, w in zip(after, window))]
-        severity = Severity.ERROR if total_loss >= error or too_small else (
-            Severity.WARNING if total_loss >= warn else Severity.INFO)
-        kernel = _size(geometry.kernel)
+        severity = Severity.ERROR if too_small else graded(total_loss, warn, error)
+        kernel = size_text(geometry.kernel)
         if any(d > 1 for d in geometry.dilation):
-            kernel += f" dilation {_size(geometry.dilation)}"
-        message = (f"{describe(layer)} runs a {kernel} kernel at stride {_size(geometry.stride)} with no padding: "
-                   f"{_size(before)} → {_size(after)} ({layer_loss:.1%} of its input area); cumulative area lost "
+            kernel += f" dilation {size_text(geometry.dilation)}"
+        message = (f"{describe(layer)} runs a {kernel} kernel at stride {size_text(geometry.stride)} with no padding: "
+                   f"{size_text(before)} → {size_text(after)} ({layer_loss:.1%} of its input area); cumulative area lost "
                    f"{total_loss:.1%} (threshold: warning at {warn:.0%}, error at {error:.0%})")
         if too_small:
             name, window = too_small[0]
-            message += f"; the {_size(after)} map is smaller than the {_size(window)} window of `{name}`"
+            message += f"; the {size_text(after)} map is smaller than the {size_text(window)} window of `{name}`"
         yield ctx.finding(layer, message, severity=severity, input_size=list(before), output_size=list(after),
                           layer_loss=layer_loss, area_lost=total_loss,
                           smaller_than_next=too_small[0][0] if too_small else None)

@@ -7,10 +7,7 @@ from ...auditor.ir import LayerGraph
 from ...auditor.receptive_field import final_field
 from ...findings import Finding
 from ..base import RuleContext, rule
-
-
-def _times(values: list) -> str:
-    return "×".join(str(v) for v in values)
+from ._layers import size_text
 
 
 @rule(
@@ -56,7 +53,8 @@ def receptive_field_coverage(graph: LayerGraph, ctx: RuleContext) -> Iterable[Fi
     field = final_field(graph)
     if not field or field["layer"] is None:
         return
-    mixer = graph.by_name().get(field.get("global_at") or "")
+    layers = graph.by_name()
+    mixer = layers.get(field.get("global_at") or "")
     if mixer is not None and (mixer.kind in ("attention", "matmul") or "softmax" in mixer.type.lower()):
         return  # self-attention right after: every token sees the whole input, the field is no bottleneck
     threshold = float(ctx.options["min_coverage"])
@@ -64,11 +62,11 @@ def receptive_field_coverage(graph: LayerGraph, ctx: RuleContext) -> Iterable[Fi
     if all(c >= threshold for c in coverage):
         return
     percent = "×".join(f"{100 * c:.0f}%" for c in coverage) if len(set(coverage)) > 1 else f"{100 * coverage[0]:.0f}%"
-    layer = graph.by_name().get(field["layer"], field["layer"])
+    layer = layers.get(field["layer"], field["layer"])
     yield ctx.finding(
         layer,
-        f"the last spatial layer {field['layer']} sees {_times(field['size'])} px of the "
-        f"{_times(field['input'])} input (coverage {percent}, threshold {100 * threshold:.0f}%)",
+        f"the last spatial layer {field['layer']} sees {size_text(field['size'])} px of the "
+        f"{size_text(field['input'])} input (coverage {percent}, threshold {100 * threshold:.0f}%)",
         size=field["size"], input=field["input"], coverage=coverage, threshold=threshold,
     )
 

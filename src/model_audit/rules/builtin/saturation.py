@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding, Severity
-from ..base import RuleContext, rule
+from ...findings import Finding
+from ..base import RuleContext, graded, rule
 from ._layers import SATURATING_MAX_DERIVATIVE, data_inputs, describe, output_layers, saturating
 
 _PRODUCTS = {"mul", "imul", "div", "truediv", "idiv", "matmul", "bmm", "einsum"}
@@ -156,7 +156,7 @@ def sigmoid_vanishing_gradient(graph: LayerGraph, ctx: RuleContext) -> Iterator[
             f"({', '.join(f'`{name}`' for name in chain)}) with no residual bypass or normalization: derivative bound "
             f"{formula} = {bound:.3g} (all-sigmoid bound 0.25^k = {0.25 ** k:.3g}); "
             f"threshold: warning at k ≥ {warn}, error at k ≥ {error}",
-            severity=Severity.ERROR if k >= error else Severity.WARNING,
+            severity=graded(k, warn, error),  # k >= warn: only such chains are reported
             depth=k, bound=bound, activations=list(chain), counts=counts,
         )
 

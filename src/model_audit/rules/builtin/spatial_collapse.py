@@ -8,12 +8,9 @@ from ...auditor.ir import Layer, LayerGraph
 from ...findings import Finding
 from ..base import RuleContext, rule
 from ..layers import conv_geometry, op_name, pool_geometry, spatial_shape
+from ._layers import effective_kernel, pool_window, size_text
 
 _REDUCTIONS = {"mean", "amax", "sum", "max"}
-
-
-def _size(shape: Iterable[int]) -> str:
-    return "×".join(map(str, shape))
 
 
 def _below_kernel(layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -25,12 +22,12 @@ def _below_kernel(layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...]] | Non
     if conv is not None:
         if conv.transposed:
             return None
-        kernel = tuple(conv.effective_kernel(a) for a in range(len(conv.kernel)))
+        kernel = effective_kernel(conv)
     else:
         pool = pool_geometry(layer)
         if pool is None or pool.adaptive:
             return None
-        kernel = tuple(d * (k - 1) + 1 for k, d in zip(pool.kernel, pool.dilation or (1,) * len(pool.kernel)))
+        kernel = pool_window(pool)
     if len(kernel) != len(spatial):
         return None
     if any(1 < k and n < k for n, k in zip(spatial, kernel)):
@@ -147,9 +144,9 @@ def feature_map_collapse(graph: LayerGraph, ctx: RuleContext) -> Iterable[Findin
         if small is not None:
             spatial, kernel = small
             origin = _input_spatial(graph, len(spatial))
-            offending[layer.name] = (f"input map {_size(spatial)} is smaller than the {_size(kernel)} kernel "
+            offending[layer.name] = (f"input map {size_text(spatial)} is smaller than the {size_text(kernel)} kernel "
                                      f"(threshold: map ≥ kernel)" +
-                                     (f"; the model input is {_size(origin)}" if origin else ""))
+                                     (f"; the model input is {size_text(origin)}" if origin else ""))
             data[layer.name] = {"input_size": list(spatial), "kernel": list(kernel)}
             continue
         point = _global_on_point(layer)
@@ -161,11 +158,11 @@ def feature_map_collapse(graph: LayerGraph, ctx: RuleContext) -> Iterable[Findin
             if collapse is None or _covers_input(collapse):
                 continue  # e.g. Inception's aux head: a valid 5×5 conv on 5×5, then a no-op global pool
             out = layer.output_shapes[0][2:] if layer.output_shapes and len(layer.output_shapes[0]) > 2 else ()
-            what = (f"adaptive pooling to {_size(out)} copies it" if math.prod(out) > 1 else "global pooling averages it")
-            offending[layer.name] = (f"receives a {_size(point)} map and {what}: '{collapse.name}' "
-                                     f"({collapse.type}) reduced {_size(collapse.input_shapes[0][2:])} to one position "
+            what = (f"adaptive pooling to {size_text(out)} copies it" if math.prod(out) > 1 else "global pooling averages it")
+            offending[layer.name] = (f"receives a {size_text(point)} map and {what}: '{collapse.name}' "
+                                     f"({collapse.type}) reduced {size_text(collapse.input_shapes[0][2:])} to one position "
                                      f"by skipping positions (threshold: map > 1×1 before global pooling; "
-                                     f"model input {_size(origin)})")
+                                     f"model input {size_text(origin)})")
             data[layer.name] = {"input_size": list(point), "kernel": None, "collapsed_at": collapse.name}
     if not offending:
         return
