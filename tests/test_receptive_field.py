@@ -631,3 +631,21 @@ def test_axes_created_by_a_reshape_count_in_that_tensors_pixels():
     assert report.layer("fc").attrs["receptive_field"] is None  # a vector: no spatial axes
     assert report.layer("conv").attrs["receptive_field"] == {"size": [3, 3], "stride": [1, 1], "start": [-1, -1]}
     assert report.receptive_field["input"] == [8, 8] and report.receptive_field["coverage"] == [0.375, 0.375]
+
+
+def test_a_layer_the_analysis_cannot_follow_is_reported_not_silent(monkeypatch):
+    import model_audit.auditor.receptive_field as rf
+
+    real = rf.transfer
+
+    def failing(layer, states, shapes=None):
+        if layer.name == "1":
+            raise ValueError("unexpected geometry")
+        return real(layer, states, shapes)
+
+    monkeypatch.setattr(rf, "transfer", failing)
+    report = audit(nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3)), input_shape=(1, 3, 16, 16),
+                   rules=False)
+    assert report.layer("0").attrs["receptive_field"]["size"] == [3, 3]
+    assert report.layer("2").attrs["receptive_field"] is None
+    assert any("could not follow layer 1" in note and "unexpected geometry" in note for note in report.notes)

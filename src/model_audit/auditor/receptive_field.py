@@ -87,7 +87,7 @@ def annotate_receptive_fields(graph: LayerGraph, *, strict: bool = False) -> Non
     """Set ``layer.attrs["receptive_field"]`` on every layer (and ``receptive_field_misaligned`` on merges).
 
     ``strict=True`` re-raises unexpected errors (tests); otherwise a layer the analysis cannot
-    follow gets None and so does everything spatial downstream of it.
+    follow gets None, as does everything spatial downstream of it, and a note in the report says why.
     """
     states: dict[str, State] = {}
     shapes: dict[str, tuple[int, ...]] = {}
@@ -117,9 +117,12 @@ def annotate_receptive_fields(graph: LayerGraph, *, strict: bool = False) -> Non
         except Unsure:
             state, misaligned = _opaque(frozenset().union(*(s.keys for s in inputs if isinstance(s, Field))),
                                         len(layer.output_shapes[0]) if layer.output_shapes else 1), {}
-        except Exception:
+        except Exception as error:
             if strict:
                 raise
+            # Never silent: the layer's field becomes unknown (null) and the report says why.
+            graph.notes.append(f"receptive field: could not follow layer {layer.name} ({layer.type}): "
+                               f"{type(error).__name__}: {error}; its field and those after it are unknown")
             state, misaligned = _opaque(frozenset(), 1), {}
         states[layer.name] = state
         if layer.output_shapes:
