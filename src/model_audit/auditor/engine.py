@@ -16,7 +16,7 @@ from .hook_tracer import HookTracer
 from .inputs import as_specs, move_inputs, normalize_inputs
 from .ir import LayerGraph
 from .params import annotate_params
-from .receptive_field import annotate_receptive_fields, final_field
+from .receptive_field import annotate_receptive_fields
 from .placement import model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
@@ -198,7 +198,7 @@ def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
         inputs=list(graph.input_names),
         outputs=list(graph.output_names),
         extra={},
-        receptive_field=final_field(graph),
+        receptive_field=graph.receptive_field,
         module=graph.model,
         graph=graph,
     )

@@ -133,14 +133,14 @@ def annotate_receptive_fields(graph: LayerGraph, *, strict: bool = False) -> Non
                 "axes": [f"{k[0]}[{k[1]}]" for k in sorted(misaligned)],
                 "centre_offset": [_num(misaligned[k]) for k in sorted(misaligned)],
             }
-    graph.receptive_field_states = states  # type: ignore[attr-defined]
+    graph.receptive_field = final_field(graph, states)
 
 
 # ---------------------------------------------------------------------------------------------
 # coverage
 
 
-def final_field(graph: LayerGraph) -> dict | None:
+def final_field(graph: LayerGraph, states: dict[str, State]) -> dict | None:
     """The last layer with an exact spatial field against the input it is counted in (coverage).
 
     ``coverage`` per axis: the fraction of the input pixels inside the central output unit's window.
@@ -148,9 +148,6 @@ def final_field(graph: LayerGraph) -> dict | None:
     after the final one that does. None when an output still carries positions the analysis lost
     track of (windowed attention...): then no layer's field can be called final.
     """
-    states = getattr(graph, "receptive_field_states", None)
-    if states is None:
-        return None
     for name in graph.output_names:
         state = states.get(name)
         if isinstance(state, Field) and state.spatial and axes_of(state) is None:

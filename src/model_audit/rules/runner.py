@@ -22,7 +22,11 @@ def known_ids(registry: Registry) -> dict[str, Any]:
 def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
               model: nn.Module | None = None, source_path: Path | None = None, train_script: Path | None = None,
               train_step: Callable | None = None, mode: str = "eval") -> tuple[list[Finding], list[str]]:
-    """Return (findings after selection/suppression/re-grading, notes about rules that failed)."""
+    """Return (findings of the selected rules, notes about rules that failed).
+
+    Suppressions and severity overrides are applied by the caller (``api.audit``), once, to static
+    and probe findings together.
+    """
     settings = settings or RuleSettings()
     registry = registry or default_registry()
     settings.validate(known_ids(registry))
@@ -42,4 +46,4 @@ def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, regist
             raise
         except Exception as error:  # a buggy (third-party) rule must not take the audit down
             notes.append(f"rule {rule.id} ({rule.plugin}) failed and was skipped: {type(error).__name__}: {error}")
-    return settings.apply(findings), notes
+    return findings, notes

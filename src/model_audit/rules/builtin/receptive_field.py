@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Iterable
 
 from ...auditor.ir import LayerGraph
-from ...auditor.receptive_field import final_field
 from ...findings import Finding
 from ..base import RuleContext, rule
 from ._layers import size_text
@@ -50,7 +49,7 @@ coverage when the content allows it.
     option_help={"min_coverage": "fraction of the input extent (per axis) the central unit must cover"},
 )
 def receptive_field_coverage(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    field = final_field(graph)
+    field = graph.receptive_field
     if not field or field["layer"] is None:
         return
     layers = graph.by_name()
