@@ -56,7 +56,7 @@ def snapshot(out: Path) -> None:
     try:
         from model_audit.target import load_target
     except ImportError:
-        from model_audit.auditor.loading import load_target
+        from model_audit.target.loading import load_target
     out.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -17,8 +17,8 @@ import time
 import torch
 import torch.nn as nn
 
-from model_audit.auditor import engine
-from model_audit.auditor.probes import probe_model, resolve_device
+from model_audit.trace import engine
+from model_audit.probes import probe_model, resolve_device
 
 
 def build(name: str) -> tuple[nn.Module, tuple[int, ...]]:

@@ -9,8 +9,8 @@ import torch
 import torch.nn as nn
 
 from model_audit import audit
-from model_audit.auditor.loading import load_target
-from model_audit.cli import main
+from model_audit.target.loading import load_target
+from model_audit.cli.main import main
 from model_audit.units import format_count
 
 NET = """
@@ -104,7 +104,7 @@ def test_output_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("depth", [1, 2, 3])
 def test_depth_rollup_sums(tmp_path, capsys, depth):
-    from model_audit.reports.rollup import rows
+    from model_audit.render.rollup import rows
 
     path = write(tmp_path, "net.py", NET)
     code, out, err = run_cli(capsys, path, "--input", "1,3,16,16", "--depth", str(depth))
@@ -337,7 +337,7 @@ def test_input_separators(tmp_path, capsys):
 
 def test_model_file_not_mutated_by_cli_audit(tmp_path, capsys):
     """The CLI audits the loaded object; tensor constants fx creates must not stick to it."""
-    from model_audit.auditor.loading import load_target
+    from model_audit.target.loading import load_target
 
     path = write(tmp_path, "const.py", """
         import torch

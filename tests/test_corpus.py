@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from model_audit import audit
-from model_audit.auditor.loading import load_target
-from model_audit.cli import main
-from model_audit.findings import Severity
+from model_audit.target.loading import load_target
+from model_audit.cli.main import main
+from model_audit.report.finding import Severity
 from model_audit.rules.registry import default_registry
 
 CORPUS_DIR = Path(__file__).parent / "corpus"

@@ -11,11 +11,11 @@ pytest.importorskip("fvcore")
 torchvision = pytest.importorskip("torchvision")
 
 from model_audit import audit  # noqa: E402
-from model_audit.auditor.crosscheck import fvcore_crosscheck  # noqa: E402
-from model_audit.cli import main  # noqa: E402
-from model_audit.reports.crosscheck import crosscheck_columns, render_crosscheck  # noqa: E402
-from model_audit.reports.rollup import rows  # noqa: E402
-from model_audit.reports.table import render_table  # noqa: E402
+from model_audit.compare.fvcore import fvcore_crosscheck  # noqa: E402
+from model_audit.cli.main import main  # noqa: E402
+from model_audit.render.crosscheck import crosscheck_columns, render_crosscheck  # noqa: E402
+from model_audit.render.rollup import rows  # noqa: E402
+from model_audit.render.table import render_table  # noqa: E402
 
 SHAPE = (1, 3, 224, 224)
 

@@ -14,12 +14,12 @@ import pytest
 import torch.nn as nn
 
 from model_audit import Budget, Finding, Severity, audit
-from model_audit.cli import main
-from model_audit.gates import enforce
-from model_audit.reports.github import render_github
-from model_audit.reports.html import render_html
-from model_audit.reports.markdown import render_markdown
-from model_audit.reports.sarif import sarif_log
+from model_audit.cli.main import main
+from model_audit.cli.gates import enforce
+from model_audit.render.github import render_github
+from model_audit.render.html import render_html
+from model_audit.render.markdown import render_markdown
+from model_audit.render.sarif import sarif_log
 from model_audit.rules.metadata import rule_metadata
 from model_audit.rules.registry import default_registry
 

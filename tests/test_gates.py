@@ -11,8 +11,8 @@ import pytest
 import torch.nn as nn
 
 from model_audit import Budget, BudgetExceeded, Finding, Severity, audit
-from model_audit.cli import main
-from model_audit.reports.budget import BudgetError, check_budget, uncounted_fraction
+from model_audit.cli.main import main
+from model_audit.report.budget import BudgetError, check_budget, uncounted_fraction
 
 NET = """
 import torch.nn as nn

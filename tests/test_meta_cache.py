@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model_audit.auditor.meta_cache import _UNARY, MetaKernelCache, unary_fast_path
+from model_audit.trace.meta_cache import _UNARY, MetaKernelCache, unary_fast_path
 
 aten = torch.ops.aten
 
@@ -36,7 +36,7 @@ def test_unary_fast_path_equals_the_meta_kernel(func, shape, channels_last, dtyp
 
 def test_unary_fast_path_declines_what_it_cannot_prove():
     x = _meta((4, 6)).t()[1:]  # neither contiguous nor channels-last: strides are the kernel's call
-    from model_audit.auditor import meta_cache
+    from model_audit.trace import meta_cache
 
     assert unary_fast_path(aten.gelu.default, (x,), {}) is meta_cache._MISS
     assert unary_fast_path(aten.relu.default, (torch.empty(3, dtype=torch.int64, device="meta"),), {}) is meta_cache._MISS
@@ -82,7 +82,7 @@ def _bn_args(x, channels=16, dtype=torch.float32):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("op", ["native_batch_norm", "_native_batch_norm_legit_no_training"])
 def test_eval_batch_norm_fast_path_equals_the_meta_kernel(op, dtype, channels_last):
-    from model_audit.auditor.meta_cache import batch_norm_fast_path
+    from model_audit.trace.meta_cache import batch_norm_fast_path
 
     func = getattr(aten, op).default
     x = _meta((2, 16, 5, 7), channels_last, dtype)
@@ -92,7 +92,7 @@ def test_eval_batch_norm_fast_path_equals_the_meta_kernel(op, dtype, channels_la
 
 
 def test_batch_norm_fast_path_leaves_errors_and_training_to_the_kernel():
-    from model_audit.auditor import meta_cache
+    from model_audit.trace import meta_cache
 
     x = _meta((2, 16, 5, 7))
     wrong = (*_bn_args(x, channels=8), False, 0.1, 1e-5)  # BatchNorm2d(8) fed 16 channels

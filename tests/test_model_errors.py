@@ -5,7 +5,7 @@ import torch.nn as nn
 import torchvision
 
 from model_audit import ModelExecutionError, audit
-from model_audit.cli import main
+from model_audit.cli.main import main
 
 
 def test_fx_assertion_reports_real_values_not_proxies():

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_audit import audit
-from model_audit.findings import Severity
+from model_audit.report.finding import Severity
 
 
 def _findings(report, rule):

@@ -15,8 +15,8 @@ import torch
 import torch.nn as nn
 
 from model_audit import audit
-from model_audit.auditor.probes import probe_model
-from model_audit.cli import main
+from model_audit.probes import probe_model
+from model_audit.cli.main import main
 from model_audit.errors import AuditError
 
 GRADIENT_RULES = {"vanishing-gradient", "exploding-gradient", "dead-relu", "saturated-activations", "nonfinite-values"}
@@ -463,7 +463,7 @@ def test_models_with_flatten_modules_are_probed():
 
 
 def test_probe_rules_are_registered_with_their_thresholds_as_options():
-    from model_audit.auditor.probes import THRESHOLDS
+    from model_audit.probes import THRESHOLDS
     from model_audit.rules.registry import default_registry
 
     rules = default_registry().rules

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from model_audit import audit
-from model_audit.auditor.receptive_field import annotate_receptive_fields
+from model_audit.analyses.receptive_field import annotate_receptive_fields
 
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 AVG = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
@@ -497,8 +497,8 @@ def test_coverage_rule_quiet_when_covered_and_threshold_option():
 
 
 def test_table_json_and_rollup_show_the_field():
-    from model_audit.reports.json_report import render_json
-    from model_audit.reports.table import render_table
+    from model_audit.render.json_report import render_json
+    from model_audit.render.table import render_table
 
     model = _vision("resnet18")
     report = audit(model, input_shape=(1, 3, 224, 224), rules=False)
@@ -557,7 +557,7 @@ def test_erf_on_a_real_model_is_smaller_and_leaves_it_untouched():
 
 
 def test_cli_erf_line_and_json(tmp_path, capsys):
-    from model_audit.cli import main
+    from model_audit.cli.main import main
 
     path = tmp_path / "net.py"
     path.write_text("import torch.nn as nn\n"
@@ -634,7 +634,7 @@ def test_axes_created_by_a_reshape_count_in_that_tensors_pixels():
 
 
 def test_a_layer_the_analysis_cannot_follow_is_reported_not_silent(monkeypatch):
-    import model_audit.auditor.receptive_field as rf
+    import model_audit.analyses.receptive_field as rf
 
     real = rf.transfer
 

@@ -9,7 +9,7 @@ import pytest
 import torch.nn as nn
 
 from model_audit import Finding, Severity, audit, hookimpl, rule
-from model_audit.cli import main
+from model_audit.cli.main import main
 from model_audit.config import ConfigError, load_config
 from model_audit.rules import docs
 from model_audit.rules.docs import builtin_rules, rules_markdown

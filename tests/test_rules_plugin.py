@@ -23,7 +23,7 @@ import pytest
 import torch.nn as nn
 
 from model_audit import audit
-from model_audit.cli import main
+from model_audit.cli.main import main
 from model_audit.config import tomllib
 from model_audit.rules.registry import build_registry, default_registry
 
@@ -124,7 +124,7 @@ def test_plugin_installs_with_pip_and_fires_in_a_fresh_process(tmp_path):
     assert "[model_audit]" in entry_points.read_text()
     (tmp_path / "net.py").write_text(textwrap.dedent(MODEL))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
-    cli = [sys.executable, "-m", "model_audit.cli"]
+    cli = [sys.executable, "-m", "model_audit.cli.main"]
     listed = subprocess.run([*cli, "rules"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert listed.returncode == 0 and RULE_ID in listed.stdout, listed.stderr
     done = subprocess.run([*cli, "net.py", "--select", RULE_ID, "--format", "json"], capture_output=True,

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from model_audit import AuditError, audit
-from model_audit.cli import main
+from model_audit.cli.main import main
 
 FIX = "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)"
 

@@ -16,7 +16,7 @@ torchvision = pytest.importorskip("torchvision")
 from torchvision.models import get_model_weights  # noqa: E402
 
 from model_audit import audit  # noqa: E402
-from model_audit.findings import Severity  # noqa: E402
+from model_audit.report.finding import Severity  # noqa: E402
 from model_audit.rules.registry import default_registry  # noqa: E402
 from test_torchvision_zoo import MODELS, _build  # noqa: E402
 

@@ -5,14 +5,14 @@ Public API: :func:`audit` returns an :class:`AuditReport`.
 from __future__ import annotations
 
 from .api import audit
-from .auditor.erf import effective_receptive_field
-from .auditor.inputs import InputSpec, parse_input_spec
-from .auditor.ir import Layer, LayerGraph
+from .probes.erf import effective_receptive_field
+from .target.inputs import InputSpec, parse_input_spec
+from .ir.graph import Layer, LayerGraph
 from .config import ProjectConfig, load_config
 from .errors import AuditError, InputSpecError, ModelExecutionError, TargetError
-from .findings import Finding, Severity
-from .report import SCHEMA_VERSION, AuditReport
-from .reports.budget import Breach, Budget, BudgetExceeded
+from .report.finding import Finding, Severity
+from .report.audit_report import SCHEMA_VERSION, AuditReport
+from .report.budget import Breach, Budget, BudgetExceeded
 from .rules.base import Rule, RuleContext, RuleDoc, rule
 from .rules.spec import hookimpl
 from .units import format_count, parse_count

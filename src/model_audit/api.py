@@ -11,10 +11,10 @@ from typing import Any, Callable, Iterable
 
 import torch.nn as nn
 
-from .auditor import engine
+from .trace import engine
 from .config import ProjectConfig
-from .findings import Finding
-from .report import AuditReport
+from .report.finding import Finding
+from .report.audit_report import AuditReport
 from .rules.settings import RuleSettings
 
 
@@ -52,7 +52,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         findings.extend(static)
         report.notes.extend(notes)
     if probe:
-        from .auditor.probes import confirm_findings, probe_model
+        from .probes import confirm_findings, probe_model
 
         probe_device = device if device not in (None, "meta") else "auto"
         options = {"mode": "train", **(probe_options or {})}  # probes measure a training step, whatever --mode counts

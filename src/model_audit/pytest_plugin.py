@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .reports.budget import Budget, BudgetError, check_budget
+from .report.budget import Budget, BudgetError, check_budget
 from .units import format_count
 
 METRICS = ("params", "macs", "flops")

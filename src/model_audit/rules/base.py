@@ -8,8 +8,8 @@ from typing import Any, Callable, Iterable
 
 import torch.nn as nn
 
-from ..auditor.ir import Layer, LayerGraph
-from ..findings import Finding, Severity
+from ..ir.graph import Layer, LayerGraph
+from ..report.finding import Finding, Severity
 
 RULE_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
@@ -60,7 +60,7 @@ class RuleContext:
             owner = self.model.get_submodule(layer.scope) if layer.scope else self.model
         except AttributeError:
             return None
-        from ..auditor.tracing import class_source
+        from ..trace.tracing import class_source
 
         return class_source(type(owner))
 

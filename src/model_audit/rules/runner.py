@@ -6,9 +6,9 @@ from typing import Any, Callable
 
 import torch.nn as nn
 
-from ..auditor.ir import LayerGraph
+from ..ir.graph import LayerGraph
 from ..errors import AuditError
-from ..findings import Finding
+from ..report.finding import Finding
 from .base import RuleContext
 from .registry import Registry, default_registry
 from .settings import RuleSettings

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from ..config import ConfigError, ProjectConfig
-from ..findings import Finding, Severity
+from ..report.finding import Finding, Severity
 
 FAIL_ON = ("info", "warning", "error", "never")
 

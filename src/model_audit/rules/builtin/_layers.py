@@ -10,10 +10,10 @@ from math import prod
 
 import torch.nn as nn
 
-from ...auditor.arguments import TensorArg
-from ...auditor.ir import Layer, LayerGraph
-from ..layers import ConvGeometry, PoolGeometry, conv_geometry, op_name, pool_geometry
-from ..layers import dropout_p as _dropout_p
+from ...trace.arguments import TensorArg
+from ...ir.graph import Layer, LayerGraph
+from ...ir.facts import ConvGeometry, PoolGeometry, conv_geometry, op_name, pool_geometry
+from ...ir.facts import dropout_p as _dropout_p
 
 __all__ = ["ConvGeometry", "conv_geometry", "pool_geometry"]
 

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from math import prod
 from typing import Iterator
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
 from ._layers import conv_geometry, conv_weights, data_inputs, describe, is_batchnorm, linear_features, op_name
 

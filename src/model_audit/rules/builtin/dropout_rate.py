@@ -5,10 +5,10 @@ from typing import Iterable
 
 import torch.nn as nn
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
-from ..layers import dropout_p, op_name
+from ...ir.facts import dropout_p, op_name
 
 
 def _inverted_mask_p(layer: Layer, graph_layers: dict[str, Layer], consumers: dict[str, list[str]]) -> float | None:

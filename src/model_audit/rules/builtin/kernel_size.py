@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ...auditor.ir import LayerGraph
-from ...findings import Finding
+from ...ir.graph import LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
-from ..layers import ConvGeometry, conv_geometry
+from ...ir.facts import ConvGeometry, conv_geometry
 from ._layers import conv_weights, effective_kernel, size_text
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...auditor.ir import LayerGraph
-from ...findings import Finding
+from ...ir.graph import LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
 
 

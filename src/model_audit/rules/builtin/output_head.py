@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
-from ..layers import is_softmax
+from ...ir.facts import is_softmax
 
 _TRANSPARENT = {"reshape", "identity"}  # view/flatten/getitem/squeeze: the values are unchanged
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from math import prod
 from typing import Iterator
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding, Severity
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding, Severity
 from ..base import RuleContext, graded, rule
 from ._layers import (ConvGeometry, conv_geometry, data_inputs, describe, effective_kernel, is_padding, padding_on,
                       pool_geometry, pool_window, size_text, spatial)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ...auditor.ir import LayerGraph
-from ...findings import Finding
+from ...ir.graph import LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
 from ..clipping import Evidence, evidence_in_callable, evidence_in_file, evidence_in_hooks
 

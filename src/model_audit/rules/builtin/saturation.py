@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, graded, rule
 from ._layers import SATURATING_MAX_DERIVATIVE, data_inputs, describe, output_layers, saturating
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from ...auditor.ir import Layer, LayerGraph
-from ...findings import Finding
+from ...ir.graph import Layer, LayerGraph
+from ...report.finding import Finding
 from ..base import RuleContext, rule
-from ..layers import conv_geometry, op_name, pool_geometry, spatial_shape
+from ...ir.facts import conv_geometry, op_name, pool_geometry, spatial_shape
 from ._layers import effective_kernel, pool_window, size_text
 
 _REDUCTIONS = {"mean", "amax", "sum", "max"}

@@ -1,0 +1,1 @@
+"""Analyses: each annotates the LayerGraph (costs are counted while tracing; params, receptive field, ...)."""

@@ -1,1 +1,0 @@
-"""Loading targets, tracing, the IR, analyses and probes. Knows nothing of rules or renderers."""

@@ -1,0 +1,80 @@
+"""``model-audit diff base.json head.json``: params/MACs/FLOPs deltas, in total and per layer.
+
+Both files are ``model-audit --format json`` reports (e.g. main's CI artifact and the pull
+request's). ``--max-increase 2%`` makes it a gate: exit 1 when a total grows by more.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..errors import AuditError
+from ..report.diff import LABEL, METRICS, diff_reports, render_diff_json, render_diff_markdown, render_diff_table
+from ._output import write_output
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="model-audit diff",
+                                     description="Compare two `model-audit --format json` reports: total and per-layer "
+                                                 "params/MACs/FLOPs deltas (layers added, removed, changed).")
+    parser.add_argument("base", help="the report before the change (JSON)")
+    parser.add_argument("head", help="the report after the change (JSON)")
+    parser.add_argument("--format", "-f", default="table", choices=["table", "markdown", "json"],
+                        help="output format (default: table)")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the diff to FILE instead of stdout")
+    parser.add_argument("--all", action="store_true", help="list every changed layer (default: the first 50)")
+    parser.add_argument("--max-increase", metavar="PCT", default=None,
+                        help="exit 1 when params, MACs or FLOPs grow by more than PCT (e.g. 0, 1%%, 2.5%%)")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    limit = _percent(args.max_increase) if args.max_increase is not None else None
+    diff = diff_reports(_load(args.base), _load(args.head))
+    rows = None if args.all else 50
+    if args.format == "json":
+        text = render_diff_json(diff)
+    elif args.format == "markdown":
+        text = render_diff_markdown(diff, rows)
+    else:
+        text = render_diff_table(diff, rows)
+    write_output(text, args.output)
+    if limit is None:
+        return 0
+    grown = [m for m in METRICS if diff.delta(m) > 0 and (diff.growth(m) is None or diff.growth(m) > limit)]
+    for metric in grown:
+        base, head = diff.totals[metric]
+        change = "from zero" if diff.growth(metric) is None else f"{100 * diff.growth(metric):+.2f}%"
+        print(f"model-audit: {LABEL[metric]} grew from {base:,} to {head:,} ({change}), more than "
+              f"--max-increase {args.max_increase}", file=sys.stderr)
+    return 1 if grown else 0
+
+
+def _load(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as error:
+        raise AuditError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise AuditError(f"{path} is not JSON ({error.msg}, line {error.lineno}); give `model-audit --format json` output") from None
+    if not isinstance(data, dict) or "summary" not in data or "layers" not in data:
+        raise AuditError(f"{path} is not a model-audit JSON report (no 'summary'/'layers'); "
+                         "make one with `model-audit TARGET --format json --output FILE`")
+    if data.get("schema_version") != 1:
+        raise AuditError(f"{path}: unsupported schema_version {data.get('schema_version')!r} (this model-audit reads 1)")
+    return data
+
+
+def _percent(text: str) -> float:
+    raw = str(text).strip().rstrip("%")
+    try:
+        value = float(raw) / 100.0
+    except ValueError:
+        raise AuditError(f"--max-increase: cannot parse {text!r}; use a percentage such as 0, 1% or 2.5%") from None
+    if value < 0:
+        raise AuditError(f"--max-increase: {text!r} is negative")
+    return value

@@ -1,0 +1,1 @@
+"""Cross-checks against other tools (fvcore), per module, with every difference explained."""

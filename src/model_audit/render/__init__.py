@@ -1,0 +1,1 @@
+"""Renderers: an AuditReport in, text out (table, json, markdown, html, sarif, github)."""

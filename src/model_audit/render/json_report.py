@@ -1,0 +1,10 @@
+"""``--format json``: exactly ``AuditReport.to_dict()``."""
+from __future__ import annotations
+
+import json
+
+from ..report.audit_report import AuditReport
+
+
+def render_json(report: AuditReport) -> str:
+    return json.dumps(report.to_dict(), indent=2, default=str)

@@ -1,0 +1,58 @@
+"""Counting MACs/FLOPs at the ATen dispatch level and attributing them to the active layer.
+
+A ``TorchDispatchMode`` sees every ATen op a module or functional call lowers to — including
+functional calls that hook-based counters miss — after autograd has decomposed composite ops
+(so ``einsum``/``matmul``/``linear`` arrive as ``mm``/``bmm``/``addmm``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from ..ir.graph import Layer
+from .meta_cache import META_KERNELS
+from ..analyses.costs import Cost, op_cost, op_name
+
+UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
+
+
+class OpCounter(TorchDispatchMode):
+    """Adds each op's cost to ``sink`` (the layer now running); unknown ops become uncounted."""
+
+    def __init__(self, on_unowned: UnownedHandler | None = None) -> None:
+        super().__init__()
+        self.sink: Layer | None = None
+        self.backward = False
+        self.on_unowned = on_unowned
+        self.unowned_macs = 0  # backward work before the first layer's gradient hook fires
+        self.unowned_flops = 0
+        self.unowned_uncounted: dict[str, int] = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
+        kwargs = kwargs or {}
+        out = META_KERNELS.call(func, args, kwargs)
+        layer = self.sink
+        cost = op_cost(func, args, kwargs, out)
+        if layer is None and self.on_unowned is not None and not self.backward:
+            layer = self.on_unowned(func, args, kwargs, out, cost)
+        if layer is None:
+            if cost is None:
+                name = op_name(func)
+                self.unowned_uncounted[name] = self.unowned_uncounted.get(name, 0) + 1
+            else:
+                self.unowned_macs += cost.macs
+                self.unowned_flops += cost.flops
+            return out
+        if cost is None:
+            name = op_name(func)
+            if self.backward:
+                name += " (backward)"
+            layer.uncounted_ops[name] = layer.uncounted_ops.get(name, 0) + 1
+        elif self.backward:
+            layer.backward_macs = (layer.backward_macs or 0) + cost.macs
+            layer.backward_flops = (layer.backward_flops or 0) + cost.flops
+        else:
+            layer.macs += cost.macs
+            layer.flops += cost.flops
+        return out
