@@ -17,7 +17,7 @@ import time
 import torch
 import torch.nn as nn
 
-from model_audit.trace import engine
+from model_audit.api import AuditOptions, trace_and_analyse
 from model_audit.probes import probe_model, resolve_device
 
 
@@ -58,8 +58,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     model, shape = build(args.model)
-    report = engine.audit(model, input_shape=(args.batch, *shape))  # counts on meta: the graph the probe joins to
-    graph = report.graph
+    graph = trace_and_analyse(model, None, AuditOptions(input_shape=(args.batch, *shape)))  # the graph the probe joins to
     model.to(device).train()
     x = torch.randn(args.batch, *shape, device=device)
     for _ in range(3):

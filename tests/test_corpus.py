@@ -87,7 +87,7 @@ def test_corpus_file(path: Path, tracer: str):
     labels = LABELS[path.stem]
     _xfail_unregistered(labels["expect"] | labels["controls"])
     report = _audit(path, tracer)
-    assert report.graph.tracer == tracer
+    assert report.tracer == tracer
     assert not [note for note in report.notes if note.startswith("rule ")], report.notes  # no rule crashed
     fired: dict[str, Severity] = {}
     for finding in report.findings:

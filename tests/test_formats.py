@@ -3,6 +3,7 @@ Chromium when one is installed), Markdown and GitHub annotations, and the CLI's 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 import json
 import shutil
 import subprocess
@@ -35,13 +36,12 @@ def net() -> nn.Module:
 def report_with_findings(tmp_path=None):
     """A real audit plus findings at a project file, at an installed package, and with no source."""
     report = audit(net(), input_shape=(1, 3, 8, 8), rules=False)
-    report.findings = [
+    return replace(report, findings=[
         Finding("big-thing", Severity.ERROR, "3", "kernel 3 | pipes, 100% and\nnewlines", fix="use 1x1",
                 source=f"{HERE}:42", data={"kernel": 3}),
         Finding("odd-thing", Severity.WARNING, "0", "a warning", source="/usr/lib/python3/site-packages/torch/nn/conv.py:7"),
         Finding("note-thing", Severity.INFO, None, "a whole-model note"),
-    ]
-    return report
+    ])
 
 
 def test_sarif_validates_against_the_2_1_0_schema_with_rule_metadata_and_locations(monkeypatch):
@@ -129,9 +129,9 @@ def parse_html(text: str) -> _Checker:
 
 def test_html_is_self_contained_well_formed_and_charts_every_layer_with_work():
     report = report_with_findings()
-    enforce(report, Budget(params=report.params - 1), stream=io.StringIO())
-    report.probe = {"layers": [{"name": "0", "grad_norm": 2.0e-4}, {"name": "3", "grad_norm": 0.5},
-                               {"name": "7", "grad_norm": 3.0}]}
+    report, _ = enforce(report, Budget(params=report.params - 1), stream=io.StringIO())
+    report = replace(report, probe={"layers": [{"name": "0", "grad_norm": 2.0e-4}, {"name": "3", "grad_norm": 0.5},
+                                               {"name": "7", "grad_norm": 3.0}]})
     html = render_html(report)
     checker = parse_html(html)
     assert checker.errors == [] and checker.stack == []
@@ -172,7 +172,7 @@ def test_html_renders_in_headless_chromium(tmp_path):
 
 def test_markdown_summary_budgets_findings_and_top_layers():
     report = report_with_findings()
-    enforce(report, Budget(params=report.params - 1, macs=report.macs), stream=io.StringIO())
+    report, _ = enforce(report, Budget(params=report.params - 1, macs=report.macs), stream=io.StringIO())
     text = render_markdown(report, top=3)
     assert f"| exact | {report.params:,} | {report.macs:,} | {report.flops:,} |" in text
     assert "### Budgets ❌" in text and "| MACs |" in text and "✅" in text
@@ -190,7 +190,7 @@ def test_markdown_summary_budgets_findings_and_top_layers():
 def test_github_annotations_escape_and_point_at_project_files(monkeypatch):
     monkeypatch.chdir(HERE.parent.parent)
     report = report_with_findings()
-    enforce(report, Budget(flops=1), stream=io.StringIO())
+    report, _ = enforce(report, Budget(flops=1), stream=io.StringIO())
     lines = render_github(report).splitlines()
     assert lines[0].startswith("::error title=model-audit budget::") and f"FLOPs {report.flops:,}" in lines[0]
     assert lines[1] == ("::error file=tests/test_formats.py,line=42,title=model-audit big-thing::"

@@ -5,6 +5,8 @@ Figures are checked against PyTorch itself (``sum(p.numel())``) and the convolut
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 
 import pytest
@@ -83,7 +85,8 @@ def test_check_budget_reports_measured_limit_excess_and_top_layers():
 
 def test_findings_and_uncounted_budgets():
     report = audit(net(), input_shape=(1, 3, 16, 16), rules=False)
-    report.findings = [Finding("rule-a", Severity.INFO, "0", "a"), Finding("rule-b", Severity.WARNING, "2", "b")]
+    report = replace(report, findings=[Finding("rule-a", Severity.INFO, "0", "a"),
+                                       Finding("rule-b", Severity.WARNING, "2", "b")])
     assert check_budget(report, Budget(findings=Severity.ERROR)) == []
     (breach,) = check_budget(report, Budget(findings=Severity.WARNING))
     assert breach.measured == 1 and "warning rule-b at 2" in breach.message()

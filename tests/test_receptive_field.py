@@ -44,6 +44,15 @@ class Residual(nn.Module):
         return x + self.branch(x)
 
 
+
+def strict_graph(model, inputs=None, *, rules=None, **kw):
+    """The traced graph with the receptive-field analysis re-run in strict mode (unexpected errors raise)."""
+    from model_audit.api import AuditOptions, trace_and_analyse
+
+    graph = trace_and_analyse(model, inputs, AuditOptions(**kw))
+    annotate_receptive_fields(graph, strict=True)
+    return graph
+
 def build(spec: list[dict], nd: int, oracle: bool) -> nn.Module:
     """The stack ``spec`` describes; ``oracle=True`` gives its linear, positive-weight twin."""
     layers: list[nn.Module] = []
@@ -177,7 +186,7 @@ def _theory(model: nn.Module, nd: int) -> dict | None:
 
 def rf_of(model: nn.Module, shape: tuple[int, ...], layer: str | None = None, **kw):
     report = audit(model, input_shape=shape, rules=False, **kw)
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(model, input_shape=shape, rules=False, **kw)
     return report.layer(layer or report.outputs[0]).attrs["receptive_field"], report
 
 
@@ -339,7 +348,7 @@ def test_functional_forms_match_gradient_support(tracer):
     shape = (1, 3, 61, 67)
     report = audit(FunctionalNet(), input_shape=shape, tracer=tracer, rules=False)
     assert report.tracer == tracer
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(FunctionalNet(), input_shape=shape, tracer=tracer, rules=False)
     rf = report.layer(report.outputs[0]).attrs["receptive_field"]
     assert rf == measured_field(FunctionalNet(oracle=True).double(), shape)
     # by hand: conv 3×5/2 p(1,2) → 3×5 /2 at (-1,-2); max-pool 3/2 p1 → 7×9 /4 at (-3,-4); dilated 3×3 d2 p2
@@ -366,7 +375,7 @@ class Head(nn.Module):
 @pytest.mark.parametrize("tracer", ["fx", "hooks"])
 def test_upsample_gate_flatten_linear_global(tracer):
     report = audit(Head(), input_shape=(1, 3, 16, 16), tracer=tracer, rules=False)
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(Head(), input_shape=(1, 3, 16, 16), tracer=tracer, rules=False)
     fields = {layer.name: layer.attrs["receptive_field"] for layer in report.layers}
     assert fields["conv"] == {"size": [3, 3], "stride": [2, 2], "start": [-1, -1]}
     up = [layer for layer in report.layers if layer.kind == "upsample"][0]
@@ -395,7 +404,7 @@ class TwoBranch(nn.Module):
 
 def test_misaligned_branches_are_measured_and_recorded():
     report = audit(TwoBranch(), input_shape=(1, 1, 40), rules=False)
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(TwoBranch(), input_shape=(1, 1, 40), rules=False)
     add = report.layer(report.outputs[0])
     oracle = copy.deepcopy(TwoBranch()).double()
     with torch.no_grad():
@@ -412,7 +421,7 @@ def test_unseen_slicing_gives_none_not_a_number():
             return self.a(x)[..., 1:] + self.b(x)[..., :-1]
 
     report = audit(Sliced(), input_shape=(1, 1, 40), rules=False)
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(Sliced(), input_shape=(1, 1, 40), rules=False)
     # fx records no slice bounds: the analysis cannot know the shift, so it says None
     assert report.layer(report.outputs[0]).attrs["receptive_field"] is None
 
@@ -438,7 +447,7 @@ def _zoo_case(name: str) -> None:
     size = crop[0] if isinstance(crop, (list, tuple)) else crop
     model = _build(name, weights)
     report = audit(model, input_shape=(1, 3, size, size), rules=False)
-    annotate_receptive_fields(report.graph, strict=True)  # unexpected errors raise here
+    strict_graph(model, input_shape=(1, 3, size, size), rules=False)  # unexpected errors raise here
     fields = [layer.attrs["receptive_field"] for layer in report.layers]
     json.dumps(fields)
     first_conv = next(layer for layer in report.layers if layer.kind == "conv")
@@ -459,7 +468,7 @@ def test_transformers_have_no_spatial_field(kind):
 
     for tracer in ("auto", "hooks"):
         report = audit(build(kind), example(kind), tracer=tracer, rules=False)
-        annotate_receptive_fields(report.graph, strict=True)
+        strict_graph(build(kind), example(kind), tracer=tracer, rules=False)
         assert {str(layer.attrs["receptive_field"]) for layer in report.layers} <= {"None", "global"}
         assert report.receptive_field is None and "receptive_field" not in report.summary()
 
@@ -627,7 +636,7 @@ def test_axes_created_by_a_reshape_count_in_that_tensors_pixels():
             return self.conv(self.fc(z).view(-1, 1, 8, 8))
 
     report = audit(Decoder(), input_shape=(2, 10), rules=False)
-    annotate_receptive_fields(report.graph, strict=True)
+    strict_graph(Decoder(), input_shape=(2, 10), rules=False)
     assert report.layer("fc").attrs["receptive_field"] is None  # a vector: no spatial axes
     assert report.layer("conv").attrs["receptive_field"] == {"size": [3, 3], "stride": [1, 1], "start": [-1, -1]}
     assert report.receptive_field["input"] == [8, 8] and report.receptive_field["coverage"] == [0.375, 0.375]

@@ -4,7 +4,9 @@ Public API: :func:`audit` returns an :class:`AuditReport`.
 """
 from __future__ import annotations
 
-from .api import audit
+from .analyses import Analysis, register_analysis
+from .analyses.costs import Cost, register_cost
+from .api import AuditOptions, audit
 from .probes.erf import effective_receptive_field
 from .target.inputs import InputSpec, parse_input_spec
 from .ir.graph import Layer, LayerGraph
@@ -14,7 +16,7 @@ from .report.finding import Finding, Severity
 from .report.audit_report import SCHEMA_VERSION, AuditReport
 from .report.budget import Breach, Budget, BudgetExceeded
 from .rules.base import Rule, RuleContext, RuleDoc, rule
-from .rules.spec import hookimpl
+from .hookspec import hookimpl
 from .units import format_count, parse_count
 
 __version__ = "0.1.0"
@@ -25,5 +27,5 @@ __all__ = [
     "parse_count", "__version__", "Finding", "Severity", "Rule", "RuleContext", "RuleDoc", "rule", "hookimpl",
     "ProjectConfig", "load_config",
     "Budget", "Breach", "BudgetExceeded",
-    "effective_receptive_field",
+    "effective_receptive_field", "AuditOptions", "Analysis", "register_analysis", "Cost", "register_cost",
 ]

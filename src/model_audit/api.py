@@ -1,67 +1,167 @@
-"""The public ``audit()``: analyses, then rules, then probes — composed here so layers stay apart.
+"""The public ``audit()``: the only composer of the pipeline.
 
-The auditor (tracing, counting, receptive field, probes) knows nothing of rules; rules read the
-IR only; this module is the one place that runs them in order and applies the user's rule
-settings (select/ignore/severity/suppressions) to every finding, static or measured.
+trace (``trace/``) → analyses (``analyses/``) → probes (``probes/``, measurements only) → rules
+(``rules/``: static rules read the graph, measured rules judge the probe) → extras (fvcore
+cross-check, effective receptive field) → one frozen :class:`AuditReport`. The CLI, ``model-audit
+check`` and the pytest plugin parse their inputs, call this, and render; nothing else composes.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+import torch
 import torch.nn as nn
 
-from .trace import engine
 from .config import ProjectConfig
-from .report.finding import Finding
+from .errors import AuditError
+from .ir.graph import LayerGraph
 from .report.audit_report import AuditReport
+from .report.build import build_report
 from .rules.settings import RuleSettings
 
+COUNT_DEVICES = ("meta", "cpu", "cuda", "auto")
 
-def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, device: str | None = None,
-          tracer: str = "auto", backward: bool = False, mode: str = "eval", name: str | None = None,
-          rules: bool = True, select: Iterable[str] | None = None, ignore: Iterable[str] | None = None,
-          severity: dict[str, str] | None = None, options: dict[str, dict[str, Any]] | None = None,
-          config: ProjectConfig | None = None, settings: RuleSettings | None = None,
-          source_path: str | Path | None = None, train_script: str | Path | None = None,
-          train_step: Callable | None = None, registry: Any = None,
-          probe: bool = False, loss_fn: Callable | None = None, targets: Any = None, seed: int = 0,
-          probe_options: dict[str, Any] | None = None) -> AuditReport:
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """Everything ``audit()`` can be asked, grouped by the stage that reads it.
+
+    Every field is also a keyword argument of :func:`audit` (``audit(model, x, mode="train")``).
+    """
+
+    # tracing and counting
+    input_shape: Any = None
+    device: str | None = None  # meta (default for counting), cpu, cuda or auto (see resolve_devices)
+    tracer: str = "auto"
+    backward: bool = False
+    mode: str = "eval"
+    name: str | None = None
+    # rules
+    rules: bool = True
+    select: Iterable[str] | None = None
+    ignore: Iterable[str] | None = None
+    severity: dict[str, str] | None = None
+    options: dict[str, dict[str, Any]] | None = None  # rule options by rule id
+    config: ProjectConfig | None = None
+    settings: RuleSettings | None = None
+    source_path: str | Path | None = None
+    train_script: str | Path | None = None
+    train_step: Callable | None = None
+    registry: Any = None
+    # probes
+    probe: bool = False
+    loss_fn: Callable | str | None = None
+    targets: Any = None
+    seed: int = 0
+    probe_options: dict[str, Any] | None = None
+    # extras
+    cross_check: str | None = None  # "fvcore"
+    erf: bool = False  # effective receptive field (needs real weights)
+
+    def with_(self, **changes: Any) -> "AuditOptions":
+        return replace(self, **changes)
+
+
+OPTION_NAMES = frozenset(f.name for f in fields(AuditOptions))
+
+
+@dataclass(frozen=True)
+class Devices:
+    """Where each stage runs, resolved once from the one ``device`` the user gave."""
+
+    count: str  # tracing and counting: meta unless asked (falls back to cpu by itself)
+    probe: str  # real passes: the given device, or auto (cuda when available, else cpu)
+    erf: str  # the effective receptive field: cuda when asked and available, else cpu
+
+
+def resolve_devices(device: str | None) -> Devices:
+    if device is not None and device not in COUNT_DEVICES and not str(device).startswith("cuda"):
+        raise AuditError(f"unknown device {device!r}; use one of {', '.join(COUNT_DEVICES)}")
+    cuda = torch.cuda.is_available()
+    return Devices(
+        count=device or "meta",
+        probe=device if device not in (None, "meta") else "auto",
+        erf="cuda" if device is not None and (device == "auto" or str(device).startswith("cuda")) and cuda else "cpu",
+    )
+
+
+def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | None = None, **kwargs: Any) -> AuditReport:
     """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
-    Counting runs on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu
-    when the model cannot run there). Rules run unless ``rules=False``; ``select``/``ignore``/
-    ``severity``/``options`` override ``config`` (a ``[tool.model-audit]`` table, see
-    :func:`model_audit.config.load_config`) which overrides the defaults. ``probe=True`` also runs
-    real forward/backward passes on ``device`` (default ``"auto"``: CUDA when available, else CPU).
-    The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
+    Options come as ``options=AuditOptions(...)`` and/or keyword arguments (which win): counting runs
+    on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu when the model cannot
+    run there). Rules run unless ``rules=False``; ``select``/``ignore``/``severity``/``options``
+    override ``config`` (a ``[tool.model-audit]`` table, see :func:`model_audit.config.load_config`)
+    which overrides the defaults. ``probe=True`` also runs real forward/backward passes (default
+    device ``"auto"``: CUDA when available, else CPU); ``cross_check="fvcore"`` and ``erf=True`` add
+    those sections. The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
     """
-    count_device = device or "meta"
-    report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
-                          backward=backward, mode=mode, name=name)
-    if settings is None:
-        settings = RuleSettings.resolve(config, select=select, ignore=ignore, severity=severity, options=options)
-    findings: list[Finding] = []
-    if rules:
-        from .rules.runner import run_rules
+    unknown = sorted(set(kwargs) - OPTION_NAMES)
+    if unknown:
+        raise TypeError(f"audit() got unexpected keyword argument(s) {', '.join(unknown)}")
+    opts = replace(options or AuditOptions(), **kwargs)
+    devices = resolve_devices(opts.device)
+    graph = trace_and_analyse(model, inputs, opts, devices)
+    settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
+                                                     severity=opts.severity, options=opts.options)
+    probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
+    findings, rule_notes = _rules(model, graph, opts, settings, probe)
+    name = opts.name or type(model).__name__
+    report = build_report(graph, name=name, mode=opts.mode, notes=rule_notes, findings=findings, probe=probe)
+    return _extras(model, inputs, report, opts, devices)
 
-        static, notes = run_rules(report.graph, settings, registry=registry, model=model,
-                                  source_path=Path(source_path) if source_path else None,
-                                  train_script=Path(train_script) if train_script else None,
-                                  train_step=train_step, mode=mode)
-        findings.extend(static)
-        report.notes.extend(notes)
-    if probe:
-        from .probes import confirm_findings, probe_model
 
-        probe_device = device if device not in (None, "meta") else "auto"
-        options = {"mode": "train", **(probe_options or {})}  # probes measure a training step, whatever --mode counts
-        from .rules.builtin.measured import RULES as MEASURED, probe_thresholds
+def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices: Devices | None = None) -> LayerGraph:
+    """The first half of the pipeline: the traced, counted LayerGraph with every analysis applied."""
+    from .analyses import run_analyses
+    from .plugins import load_plugin_costs
+    from .trace.engine import trace_model
 
-        options["thresholds"] = {**probe_thresholds(MEASURED, settings.options), **(options.get("thresholds") or {})}
-        result = probe_model(model, report.graph, inputs=inputs, input_shape=input_shape, device=probe_device,
-                             loss_fn=loss_fn, targets=targets, seed=seed, **options)
-        report.probe = result
-        findings = confirm_findings(findings, result, options.get("thresholds")) + list(result.findings)
-    report.findings = sorted(settings.apply(findings), key=lambda f: (-f.severity, f.rule, f.layer or ""))
-    return report
+    load_plugin_costs()
+    devices = devices or resolve_devices(opts.device)
+    graph = trace_model(model, inputs, input_shape=opts.input_shape, device=devices.count, tracer=opts.tracer,
+                        backward=opts.backward, mode=opts.mode)
+    run_analyses(graph)
+    return graph
+
+
+def _probe(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions, devices: Devices,
+           settings: RuleSettings) -> Any:
+    from .probes import probe_model
+
+    options = {"mode": "train", **(opts.probe_options or {})}  # probes measure a training step, whatever --mode counts
+    options.pop("thresholds", None)  # thresholds are the measured rules' options (settings.options)
+    return probe_model(model, graph, inputs=inputs, input_shape=opts.input_shape, device=devices.probe,
+                       loss_fn=opts.loss_fn, targets=opts.targets, seed=opts.seed, **options)
+
+
+def _rules(model: nn.Module, graph: LayerGraph, opts: AuditOptions, settings: RuleSettings,
+           probe: Any) -> tuple[list, list[str]]:
+    if not opts.rules:
+        return [], []
+    from .rules.runner import run_rules
+
+    found, notes = run_rules(graph, settings, registry=opts.registry, model=model,
+                             source_path=Path(opts.source_path) if opts.source_path else None,
+                             train_script=Path(opts.train_script) if opts.train_script else None,
+                             train_step=opts.train_step, mode=opts.mode, probe=probe)
+    findings = sorted(settings.apply(found), key=lambda f: (-f.severity, f.rule, f.layer or ""))
+    return findings, notes
+
+
+def _extras(model: nn.Module, inputs: Any, report: AuditReport, opts: AuditOptions, devices: Devices) -> AuditReport:
+    sections: dict[str, Any] = {}
+    if opts.cross_check is not None:
+        if opts.cross_check != "fvcore":
+            raise AuditError(f"unknown cross-check {opts.cross_check!r}; use fvcore")
+        from .compare.fvcore import fvcore_crosscheck
+
+        sections["cross_check"] = fvcore_crosscheck(model, inputs, opts.input_shape, report)
+    if opts.erf:
+        from .probes.erf import effective_receptive_field
+
+        sections["effective_receptive_field"] = effective_receptive_field(
+            model, inputs if inputs is not None else opts.input_shape, seed=opts.seed, device=devices.erf, report=report)
+    return report.with_sections(**sections) if sections else report

@@ -23,10 +23,11 @@ from typing import Any, Callable
 import pytest
 
 from .report.budget import Budget, BudgetError, check_budget
+from .report.metrics import METRICS as _METRICS
 from .units import format_count
 
-METRICS = ("params", "macs", "flops")
-_LABEL = {"params": "params", "macs": "MACs", "flops": "FLOPs"}
+METRICS = tuple(_METRICS)
+_LABEL = {key: metric.label for key, metric in _METRICS.items()}
 _WORKER_KEY = "model_audit_records"
 BASELINE_SCHEMA = 1
 

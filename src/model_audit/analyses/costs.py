@@ -18,6 +18,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from ..ir import ops
+
 aten = torch.ops.aten
 
 
@@ -34,16 +36,46 @@ Formula = Callable[[Sequence[Any], dict, Any], Cost]
 FORMULAS: dict[Any, Formula] = {}
 
 
+ORIGINS: dict[Any, str] = {}  # op packet -> who registered its formula ("model-audit" or a plugin)
+
+
 def register(*packets: Any) -> Callable[[Formula], Formula]:
     """Register ``fn`` as the cost formula of the given ATen op packets (all overloads)."""
 
     def deco(fn: Formula) -> Formula:
         for packet in packets:
             if packet is not None:
-                FORMULAS[packet] = fn
+                register_cost(packet, fn)
         return fn
 
     return deco
+
+
+def _resolve_packet(op: Any) -> Any:
+    """An op overload packet from a packet, an overload or a qualified name ``"ns::name"``."""
+    if isinstance(op, str):
+        namespace, sep, name = op.partition("::")
+        if not sep or not namespace or not name:
+            raise ValueError(f"op name {op!r} is not qualified: use 'namespace::name' (e.g. 'mylib::fused_gelu')")
+        try:
+            return getattr(getattr(torch.ops, namespace), name.split(".")[0])
+        except (AttributeError, RuntimeError):
+            raise ValueError(f"no op {op!r} is registered with torch (define it with torch.library first)") from None
+    return getattr(op, "overloadpacket", op)
+
+
+def register_cost(op: Any, formula: Formula, *, origin: str = "model-audit") -> None:
+    """Register ``formula(args, kwargs, out) -> Cost`` for ``op`` (a packet, an overload or ``"ns::name"``).
+
+    Raises ``ValueError`` when the op already has a formula: two formulas for one op would make the
+    count depend on import order.
+    """
+    packet = _resolve_packet(op)
+    if packet in FORMULAS and FORMULAS[packet] is not formula:
+        raise ValueError(f"op {op_name(packet)} already has a cost formula (from {ORIGINS.get(packet, '?')}); "
+                         f"{origin} cannot register a second one")
+    FORMULAS[packet] = formula
+    ORIGINS[packet] = origin
 
 
 def _op(name: str) -> Any:
@@ -450,25 +482,6 @@ register(_op("upsample_bicubic2d"), _op("_upsample_bicubic2d_aa"))(_interp(16))
 
 # --------------------------------------------------------------------------- pointwise
 
-POINTWISE = (
-    "add", "sub", "rsub", "mul", "div", "neg", "abs", "reciprocal", "sqrt", "rsqrt", "exp", "exp2", "expm1",
-    "log", "log2", "log10", "log1p", "pow", "square", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
-    "sinh", "cosh", "sign", "sgn", "floor", "ceil", "round", "trunc", "frac", "fmod", "remainder",
-    "floor_divide", "clamp", "clamp_min", "clamp_max", "clip", "maximum", "minimum", "fmax", "fmin",
-    "relu", "relu6", "leaky_relu", "elu", "selu", "celu", "gelu", "silu", "mish", "sigmoid", "tanh",
-    "hardtanh", "hardswish", "hardsigmoid", "hardshrink", "softshrink", "softplus", "logsigmoid",
-    "log_sigmoid_forward", "threshold", "prelu", "_prelu_kernel", "glu", "erf", "erfc", "erfinv",
-    "nan_to_num", "lerp", "addcmul", "addcdiv", "xlogy", "hypot", "copysign", "heaviside", "rrelu",
-    "rrelu_with_noise", "native_dropout", "native_dropout_backward", "dropout", "alpha_dropout",
-    "feature_dropout", "reciprocal", "logit", "sinc", "polar", "real", "imag",
-    # backward kernels of the above
-    "threshold_backward", "sigmoid_backward", "tanh_backward", "gelu_backward", "silu_backward",
-    "hardswish_backward", "hardsigmoid_backward", "hardtanh_backward", "leaky_relu_backward",
-    "elu_backward", "softplus_backward", "mish_backward", "_prelu_kernel_backward", "glu_backward",
-    "log_sigmoid_backward",
-)
-
-
 def _pointwise(args, kwargs, out) -> Cost:
     result = _first_tensor(out)
     if not _is_float(result):
@@ -476,44 +489,14 @@ def _pointwise(args, kwargs, out) -> Cost:
     return Cost(0, numel(result.shape))
 
 
-for _name in POINTWISE:
+for _name in sorted(ops.POINTWISE_COST):
     register(_op(_name), _op(_name + "_"))(_pointwise)
 
 
 # --------------------------------------------------------------------------- zero-cost ops
 
-# Data movement, metadata, creation and selection: no floating-point arithmetic. Listed
-# explicitly so that anything *not* here and *not* costed above is reported as uncounted.
-ZERO_COST_NAMES = (
-    "view", "_unsafe_view", "reshape", "_reshape_alias", "permute", "transpose", "t", "numpy_T", "expand",
-    "expand_as", "squeeze", "unsqueeze", "flatten", "unflatten", "slice", "select", "narrow", "split",
-    "split_with_sizes", "unsafe_split", "unsafe_split_with_sizes", "unbind", "chunk", "unsafe_chunk",
-    "tensor_split", "cat", "concat", "stack", "hstack", "vstack", "clone", "contiguous", "copy", "copy_",
-    "_to_copy", "to", "detach", "alias", "lift_fresh", "lift_fresh_copy", "empty", "empty_like",
-    "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "fill", "zero",
-    "arange", "linspace", "eye", "new_zeros", "new_ones", "new_empty", "new_empty_strided", "new_full",
-    "scalar_tensor", "as_strided", "index", "index_select", "gather", "take_along_dim", "embedding",
-    "embedding_dense_backward", "masked_fill", "where", "constant_pad_nd", "reflection_pad1d",
-    "reflection_pad2d", "reflection_pad3d", "replication_pad1d", "replication_pad2d",
-    "replication_pad3d", "repeat", "repeat_interleave", "roll", "flip", "tril", "triu", "bernoulli",
-    "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm", "uniform",
-    "normal", "exponential", "_local_scalar_dense", "item", "upsample_nearest1d", "upsample_nearest2d",
-    "upsample_nearest3d", "_upsample_nearest_exact1d", "_upsample_nearest_exact2d",
-    "_upsample_nearest_exact3d", "pixel_shuffle", "pixel_unshuffle", "channel_shuffle",
-    "native_channel_shuffle", "resolve_conj", "resolve_neg", "view_as_real", "view_as_complex",
-    "diagonal", "unfold", "im2col", "set_", "resize_", "index_put", "_index_put_impl", "masked_scatter",
-    "scatter", "select_scatter", "slice_scatter", "diagonal_scatter", "as_strided_scatter",
-    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "logical_xor",
-    "bitwise_and", "bitwise_or", "bitwise_not", "bitwise_xor", "isnan", "isinf", "isfinite",
-    "_assert_async", "_assert_scalar", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset",
-    "_functional_assert_async", "_has_compatible_shallow_copy_type", "is_same_size", "equal",
-    "nonzero", "masked_select", "clamp_min_", "_unsafe_index", "detach_", "align_to",
-    "select_backward", "slice_backward", "expand_copy", "permute_copy", "view_copy", "t_copy",
-    "transpose_copy", "unsqueeze_copy", "squeeze_copy", "_pin_memory", "record_stream", "_efficientzerotensor",
-    "max_pool2d_with_indices_backward_",  # placeholder-free alias guard
-)
 ZERO_COST: set[Any] = set()
-for _name in ZERO_COST_NAMES:
+for _name in sorted(ops.ZERO_COST):
     for _packet in (_op(_name), _op(_name + "_")):
         if _packet is not None and _packet not in FORMULAS:
             ZERO_COST.add(_packet)
@@ -531,5 +514,9 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict, out: Any) -> Cost | No
 
 
 def op_name(func: Any) -> str:
+    """``namespace.name`` of an op (``aten.convolution``, ``mylib.fused_gelu``): its real namespace."""
     packet = getattr(func, "overloadpacket", func)
+    qualified = getattr(packet, "_qualified_op_name", None)  # "mylib::fused_gelu"
+    if isinstance(qualified, str) and "::" in qualified:
+        return qualified.replace("::", ".", 1)
     return f"aten.{getattr(packet, '__name__', str(packet))}"

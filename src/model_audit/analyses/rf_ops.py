@@ -11,9 +11,8 @@ from typing import Any, Sequence
 
 import torch.nn as nn
 
-from ..trace.arguments import TensorArg
-from ..ir.graph import Layer
-from ..ir.kinds import DROPOUT_OPS
+from ..ir.graph import Layer, TensorArg
+from ..ir import ops
 from ..ir.geometry import Axis, Unsure, Window, _tuple, adaptive_window, conv_windows, resample_window, \
     transposed_windows
 from .rf_state import (GLOBAL, Field, Group, Mixed, State, _is_spatial, _rank_field, axes_of, merge_fields, mix,
@@ -25,25 +24,10 @@ from .rf_state import (GLOBAL, Field, Group, Mixed, State, _is_spatial, _rank_fi
 
 
 _POINTWISE_KINDS = {"activation", "dropout", "norm", "identity", "elementwise"}
-_MIXING_ACTIVATIONS = {"softmax", "log_softmax", "_softmax", "_log_softmax", "_safe_softmax", "softmin",
-                       "Softmax", "LogSoftmax", "Softmin"}
-_REDUCTIONS = {"mean", "sum", "amax", "amin", "max", "min", "var", "std", "prod", "logsumexp", "norm",
-               "var_mean", "std_mean", "all", "any", "argmax", "argmin"}
-_VIEWS = {"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "_unsafe_view", "view_as",
-          "reshape_as", "Flatten", "Unflatten", "_reshape_alias", "ravel"}
-_POINTWISE_FUNCS = set("""
-add sub mul div truediv floordiv true_divide rsub neg abs exp exp2 expm1 log log2 log10 log1p sqrt rsqrt
-pow square sin cos tan tanh sinh cosh atan sigmoid relu relu6 gelu silu mish elu selu celu leaky_relu hardtanh
-hardswish hardsigmoid softplus softsign logsigmoid prelu threshold tanhshrink hardshrink softshrink
-clamp clip clamp_min clamp_max where maximum minimum fmax fmin lerp addcmul addcdiv masked_fill sign
-reciprocal floor ceil round trunc frac erf erfc erfinv sgn bitwise_not logical_not logical_and logical_or
-eq ne lt le gt ge nan_to_num isnan isinf isfinite batch_norm native_batch_norm _native_batch_norm_legit
-_native_batch_norm_legit_no_training layer_norm native_layer_norm group_norm native_group_norm
-instance_norm rms_norm local_response_norm stochastic_depth mul_ add_ sub_ div_ iadd imul isub itruediv
-""".split()) | DROPOUT_OPS
-_SPLITS = {"chunk", "split", "split_with_sizes", "unbind", "tensor_split", "unsafe_split"}
-_SAME = {"contiguous", "clone", "detach", "to", "float", "half", "double", "type_as", "bfloat16", "cpu", "cuda",
-         "requires_grad_", "_to_copy", "alias", "Identity"}
+_MIXING_MODULES = (nn.Softmax, nn.LogSoftmax, nn.Softmin)
+# Ops that keep every position's field (F.normalize and glu mix or halve an axis: not here).
+_POINTWISE_FUNCS = (ops.ELEMENTWISE_MATH | (ops.ELEMENTWISE_ACTIVATIONS - {"glu"}) | (ops.NORM - {"normalize"})
+                    | ops.COMPARISON | ops.DROPOUT)
 
 
 def _arg(layer: Layer, *names: str, default: Any = None) -> Any:
@@ -131,8 +115,7 @@ def _conv_like(layer: Layer, field: Field, in_shape, out_shape, windows: list[Wi
 
 def _functional_windows(layer: Layer, in_shape: Sequence[int]) -> list[Window] | None:
     name = layer.type
-    if name in ("conv1d", "conv2d", "conv3d", "convolution", "_convolution", "conv_transpose1d",
-                "conv_transpose2d", "conv_transpose3d"):
+    if name in ops.CONV:
         weight = _arg(layer, "weight")
         if not isinstance(weight, TensorArg):
             raise Unsure("conv weight unknown")
@@ -305,7 +288,7 @@ def transfer(layer: Layer, states: list[State], shapes: list | None = None) -> t
     if in_shape is not None and isinstance(state, Field) and len(state.roles) != len(in_shape):
         raise Unsure("input rank differs from its producer's")
 
-    if name in ("cat", "concat", "concatenate", "stack"):
+    if name in ops.CONCAT_ALONG_DIM:
         return _concat(layer, states, out_shape)
     binary = name in ("max", "min") and len(layer.input_shapes) > 1  # torch.max(a, b) is elementwise
     if len(states) > 1 and m is None and (binary or name in _POINTWISE_FUNCS or name.rstrip("_") in _POINTWISE_FUNCS):
@@ -328,7 +311,7 @@ def transfer(layer: Layer, states: list[State], shapes: list | None = None) -> t
             return view_roles(state, in_shape, out_shape), misaligned
         if kind == "padding":
             return _pad(state, _module_pad(m), in_shape, out_shape), misaligned
-        if kind == "activation" and name in _MIXING_ACTIVATIONS:
+        if kind == "activation" and isinstance(m, _MIXING_MODULES):
             dim = -3 if isinstance(m, nn.Softmax2d) else getattr(m, "dim", None)
             return mix(state, [-1 if dim is None else dim]), misaligned
         if kind in _POINTWISE_KINDS and tuple(in_shape or ()) == out_shape:
@@ -344,14 +327,14 @@ def transfer(layer: Layer, states: list[State], shapes: list | None = None) -> t
         return _adaptive(layer, state, in_shape, out_shape), misaligned
     if kind == "upsample" or name.startswith("upsample"):
         return _upsample(layer, state, in_shape, out_shape), misaligned
-    if name in _MIXING_ACTIVATIONS:
+    if name in ops.MIXING_ACTIVATIONS:
         dim = _arg(layer, "dim", default=None)
         if dim is None:
             dim = (_positional(layer) or [-1])[0]
         return mix(state, [dim]), misaligned
     if binary:
         return state, misaligned  # max(x, constant tensor): pointwise
-    if name in _REDUCTIONS or kind == "reduction":
+    if name in ops.ALL_REDUCTIONS or kind == "reduction":
         return _reduce(layer, state, in_shape, out_shape), misaligned
     if name in ("linear", "addmm"):
         return _linear(state, in_shape, out_shape), misaligned
@@ -359,21 +342,21 @@ def transfer(layer: Layer, states: list[State], shapes: list | None = None) -> t
         return _matmul(layer, states), misaligned
     if kind == "attention":
         return _attention(layer, states), misaligned
-    if name in ("pad", "constant_pad_nd", "reflection_pad2d", "replication_pad2d"):
+    if name in ops.EXPLICIT_PADS:
         return _pad(state, tuple(_arg(layer, "pad", default=())), in_shape, out_shape), misaligned
-    if name in ("permute", "transpose", "t", "swapaxes", "swapdims"):
+    if name in ops.PERMUTES:
         return _permute(layer, state), misaligned
-    if name in _VIEWS:
+    if name in ops.VIEWS:
         return view_roles(state, in_shape, out_shape), misaligned
-    if name in _SPLITS:
+    if name in ops.SPLITS:
         return _split(layer, state, in_shape, out_shape), misaligned
     pointwise = name in _POINTWISE_FUNCS or name.rstrip("_") in _POINTWISE_FUNCS or (
         kind in ("activation", "dropout", "norm", "identity") and name not in ("glu",))
-    if name in _SAME or (pointwise and tuple(in_shape or ()) == out_shape):
+    if name in ops.CONVERSIONS or (pointwise and tuple(in_shape or ()) == out_shape):
         if tuple(in_shape or ()) != out_shape:
             return view_roles(state, in_shape, out_shape), misaligned
         return state, misaligned
-    if name in ("expand", "expand_as", "broadcast_to") and isinstance(state, Field):
+    if name in ops.EXPANDS and isinstance(state, Field):
         return _rank_field(state, len(out_shape)), misaligned
     if name == "getitem":
         return _getitem(layer, state, in_shape, out_shape), misaligned
@@ -384,7 +367,7 @@ def _gate(layer: Layer, states: list[State], shapes: list) -> tuple[State, dict]
     """x * g (or x + g) where g is global and broadcast over x's spatial axes: a channel gate
     (squeeze-excitation, global context). By convention it modulates x without widening x's
     field; the layer is marked ``receptive_field_global_context``."""
-    if layer.module is not None or layer.type.rstrip("_") not in ("mul", "add", "iadd", "imul", "sub", "div"):
+    if layer.module is not None or layer.type.rstrip("_") not in ops.GATING_ARITHMETIC:
         return None
     if GLOBAL not in states or len(states) != 2:
         return None

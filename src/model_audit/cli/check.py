@@ -30,6 +30,7 @@ from ..errors import AuditError
 from ..progress import Progress
 from ._output import write_output
 from ..report.budget import Breach, Budget
+from ..report.metrics import METRICS
 from ..units import format_count
 
 _TARGET_KEYS = {"target", "name", "inputs", "select", "ignore", "max-params", "max-macs", "max-flops",
@@ -139,31 +140,26 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
 def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
     """Audit one target; user errors (bad file, bad shape) become the result's ``error``."""
     from ..api import audit
-    from ..target.inputs import parse_input_spec
-    from ..target.loading import load_target
     from ..report.budget import budget_section, check_budget
     from ..rules.settings import RuleSettings
+    from ..target import load
 
     result = TargetResult(spec)
     root = str(project.root)
     sys.path.insert(0, root)  # `package.module:name` targets import from the project root
     try:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
-        shapes = [parse_input_spec(text) for text in spec.inputs] if spec.inputs else None
-        loaded = load_target(spec.target)
-        inputs = None if shapes else loaded.inputs
-        input_shape = shapes if shapes else (None if inputs is not None else loaded.input_shape)
-        report = audit(loaded.model, inputs, input_shape=input_shape, device=spec.device, mode=spec.mode,
-                       name=spec.name, config=project, settings=settings, source_path=loaded.path)
+        loaded = load(spec.target, spec.inputs)
+        report = audit(loaded.model, loaded.inputs, input_shape=loaded.input_shape, device=spec.device,
+                       mode=spec.mode, name=spec.name, config=project, settings=settings, source_path=loaded.path)
     except AuditError as error:
         result.error = str(error)
         return result
     finally:
         if root in sys.path:
             sys.path.remove(root)
-    result.report = report
     result.breaches = check_budget(report, spec.budget)
-    report.extra["budget"] = budget_section(spec.budget, result.breaches)
+    result.report = report.with_sections(budget=budget_section(spec.budget, result.breaches))
     result.findings_fail = settings.fails(report.findings)
     return result
 
@@ -175,9 +171,9 @@ def render_text(results: list[TargetResult]) -> str:
             lines.append(f"ERROR {r.spec.name}: {r.error}")
             continue
         report, limits = r.report, r.spec.budget
-        figures = ", ".join(f"{label} {format_count(getattr(report, m))}"
-                            + (f"/{format_count(getattr(limits, m))}" if getattr(limits, m) is not None else "")
-                            for m, label in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")))
+        figures = ", ".join(f"{metric.label} {format_count(getattr(report, m))}"
+                            + (f"/{format_count(getattr(limits, m))}" if getattr(limits, m, None) is not None else "")
+                            for m, metric in METRICS.items())
         count = len(report.findings)
         lines.append(f"{r.status.upper():<5} {r.spec.name}: {figures}, {count} finding{'s' if count != 1 else ''}")
         lines += [f"      {b.message()}" for b in r.breaches]

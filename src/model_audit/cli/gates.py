@@ -32,13 +32,13 @@ def budget_from(args: argparse.Namespace, project: ProjectConfig | None) -> Budg
     return base.override(cli)
 
 
-def enforce(report: Any, budget: Budget, stream: TextIO | None = None) -> list[Breach]:
-    """Check ``report`` against ``budget``, record the result in ``report.extra['budget']``, print breaches."""
+def enforce(report: Any, budget: Budget, stream: TextIO | None = None) -> tuple[Any, list[Breach]]:
+    """Check ``report`` against ``budget``; return the report with its ``budget`` section and the breaches
+    (one stderr line each)."""
     if budget.empty:
-        return []
+        return report, []
     breaches = check_budget(report, budget)
-    report.extra["budget"] = budget_section(budget, breaches)
     out = stream if stream is not None else sys.stderr
     for breach in breaches:
         print(f"model-audit: budget exceeded: {report.model}: {breach.message()}", file=out)
-    return breaches
+    return report.with_sections(budget=budget_section(budget, breaches)), breaches

@@ -7,15 +7,14 @@ import sys
 from typing import Sequence
 
 from .. import __version__
-from ..api import audit
-from ..target.inputs import parse_input_spec
-from ..target.loading import load_target
-from .commands import SUBCOMMANDS
-from ..render.registry import FORMATS, render
+from ..api import AuditOptions, audit
 from ..config import ProjectConfig, load_config
 from ..errors import AuditError
-from .gates import add_budget_arguments, budget_from, enforce
+from ..render.registry import FORMATS, render
 from ..rules.settings import RuleSettings
+from ..target import load
+from .commands import SUBCOMMANDS
+from .gates import add_budget_arguments, budget_from, enforce
 
 EXAMPLES = """\
 examples:
@@ -136,65 +135,30 @@ def run(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.depth is not None and args.depth < 1:
         raise AuditError("--depth must be a positive integer")
-    specs = [parse_input_spec(text) for text in args.input] if args.input else None
     project = load_config(path=args.config)
     budget = budget_from(args, project)  # before the audit: a bad unit fails at once (exit 2)
     settings = _rule_settings(args, project)
-    loaded = load_target(args.target)
-    inputs = None if specs else loaded.inputs
-    input_shape = specs if specs else (None if inputs is not None else loaded.input_shape)
-    report = audit(loaded.model, inputs, input_shape=input_shape, device=args.device, tracer=args.tracer,
-                   backward=args.backward, mode=args.mode, name=loaded.name, config=project,
-                   source_path=loaded.path, rules=not args.no_rules, settings=settings,
-                   train_script=args.train_script, probe=args.probe, loss_fn=args.loss, seed=args.seed,
-                   probe_options={"batches": args.probe_batches, "autocast": args.autocast})
-    columns = None
-    if args.cross_check == "fvcore":
-        from ..compare.fvcore import fvcore_crosscheck
-        from ..render.crosscheck import crosscheck_columns, render_crosscheck
+    loaded = load(args.target, args.input)
+    inputs, input_shape = loaded.inputs, loaded.input_shape
+    options = AuditOptions(input_shape=input_shape, device=args.device, tracer=args.tracer, backward=args.backward,
+                           mode=args.mode, name=loaded.name, config=project, source_path=loaded.path,
+                           rules=not args.no_rules, settings=settings, train_script=args.train_script,
+                           probe=args.probe, loss_fn=args.loss, seed=args.seed,
+                           probe_options={"batches": args.probe_batches, "autocast": args.autocast},
+                           cross_check=args.cross_check, erf=args.erf)
+    report = audit(loaded.model, inputs, options=options)
+    report, breaches = enforce(report, budget)  # the budget section, and one stderr line per breach
+    rules = None
+    if args.format == "sarif":  # SARIF describes every rule it reports: the rules' own documentation
+        from ..rules.metadata import rule_metadata
 
-        check = fvcore_crosscheck(loaded.model, inputs, input_shape, report)
-        report.extra["cross_check"] = check.to_dict()
-        columns = crosscheck_columns(check) if args.format == "table" else None
-    if args.erf:
-        from ..probes.erf import effective_receptive_field
-
-        erf_device = "cuda" if args.device in ("cuda", "auto") and __import__("torch").cuda.is_available() else "cpu"
-        report.extra["effective_receptive_field"] = effective_receptive_field(
-            loaded.model, inputs if inputs is not None else input_shape, seed=args.seed, device=erf_device, report=report)
-    breaches = enforce(report, budget)  # recorded in the report, one stderr line per breach
-    if args.format not in ("table", "json"):
-        text = _render_other(report, args.format, args.depth)
-    elif args.format == "json":
-        from ..render.json_report import render_json
-
-        text = render_json(report)
-    else:
-        from ..render.table import render_table
-
-        text = render_table(report, depth=args.depth, columns=columns)
-        if args.cross_check == "fvcore":
-            text += "\n\n" + render_crosscheck(check)
-        if args.erf:
-            from ..render.receptive_field import erf_line
-
-            text += "\n" + erf_line(report.extra["effective_receptive_field"])
-    _emit(text, args.output)
+        rules = rule_metadata(f.rule for f in report.findings)
+    _emit(render(report, args.format, depth=args.depth, rules=rules), args.output)
     if breaches:  # budget breach; findings are judged below
         return 1
     if settings.fails(report.findings):
         return 1
     return 0
-
-
-def _render_other(report, fmt: str, depth: int | None) -> str:
-    """markdown/html/sarif/github; SARIF gets the rules' documentation from the registry."""
-    rules = None
-    if fmt == "sarif":
-        from ..rules.metadata import rule_metadata
-
-        rules = rule_metadata(f.rule for f in report.findings)
-    return render(report, fmt, depth=depth, rules=rules)
 
 
 def _emit(text: str, path: str | None) -> None:

@@ -30,32 +30,17 @@ import torch
 import torch.nn as nn
 
 from ..errors import AuditError
+from ..ir import ops
 from ..report.audit_report import AuditReport
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 
 # fvcore op names (its by_operator keys: the aten name without namespace; "_convolution" -> "conv").
-MAC_OPS = frozenset({"conv", "_convolution", "linear", "addmm", "bmm", "matmul", "mm", "einsum"})
-NON_MAC_OPS = frozenset({
-    "batch_norm", "group_norm", "layer_norm", "instance_norm", "upsample_nearest2d",
-    "upsample_bilinear2d", "adaptive_avg_pool2d", "grid_sampler",
-})
+MAC_OPS = ops.FVCORE_MAC_KEYS
+NON_MAC_OPS = ops.FVCORE_NON_MAC_KEYS
 
 # Ops fvcore has no handle for but that do matmul-like work model-audit counts as MACs.
 _SDPA = "aten::scaled_dot_product_attention"
-SKIPPED_MAC_OPS: dict[str, str] = {
-    _SDPA: "attention matmuls (Q·Kᵀ and attn·V) inside F.scaled_dot_product_attention",
-    "aten::_native_multi_head_attention": "nn.MultiheadAttention eval fast path (projections and attention)",
-    "aten::_transformer_encoder_layer_fwd": "nn.TransformerEncoderLayer eval fast path (attention and FFN)",
-    "aten::lstm": "LSTM gate matmuls", "aten::gru": "GRU gate matmuls",
-    "aten::rnn_tanh": "RNN matmuls", "aten::rnn_relu": "RNN matmuls",
-    "aten::lstm_cell": "LSTMCell gate matmuls", "aten::gru_cell": "GRUCell gate matmuls",
-    "aten::rnn_tanh_cell": "RNNCell matmuls", "aten::rnn_relu_cell": "RNNCell matmuls",
-    "aten::baddbmm": "batched matmul with add (baddbmm)", "aten::addbmm": "addbmm",
-    "aten::addmv": "matrix-vector product (addmv)", "aten::mv": "matrix-vector product (mv)",
-    "aten::dot": "dot product", "aten::vdot": "dot product", "aten::bilinear": "nn.Bilinear",
-    "aten::tensordot": "tensordot", "aten::linalg_vecdot": "vecdot", "aten::_convolution_mode": "convolution",
-    "aten::conv_tbc": "convolution (TBC)",
-}
+SKIPPED_MAC_OPS: dict[str, str] = {f"aten::{op}": what for op, what in ops.MATMUL_LIKE_DESCRIPTIONS.items()}
 _SKIP = "model_audit.skipped"  # key prefix of the counts our extra handles record (kept out of fvcore's own)
 
 
@@ -289,11 +274,9 @@ def _cpu_inputs(inputs: Any, input_shape: Any, report: AuditReport) -> tuple[tup
 
 
 def _prefix_sums(report: AuditReport, covered: set[str]) -> dict[str, int]:
-    from ..render.rollup import module_path
-
     sums: dict[str, int] = {}
     for layer in report.layers:
-        path = module_path(layer)
+        path = layer.module_path
         for i in range(0, len(path) + 1):
             covered.add(".".join(path[:i]))
         if not layer.macs:
@@ -315,9 +298,13 @@ def fvcore_crosscheck(model: nn.Module, inputs: Any = None, input_shape: Any = N
             "--cross-check fvcore needs fvcore: pip install 'model-audit[fvcore]' (or pip install fvcore)"
         ) from None
     if report is None:
-        from ..trace.engine import audit
+        from ..analyses import run_analyses
+        from ..report.build import build_report
+        from ..trace.engine import trace_model
 
-        report = audit(model, inputs, input_shape=input_shape)
+        graph = trace_model(model, inputs, input_shape=input_shape)  # the caller gave no report: count first
+        run_analyses(graph)
+        report = build_report(graph, name=type(model).__name__, mode="eval")
     clone, notes = cpu_copy(model)
     clone.train(report.mode == "train")
     args, kwargs = _cpu_inputs(inputs, input_shape, report)
@@ -359,11 +346,11 @@ def fvcore_crosscheck(model: nn.Module, inputs: Any = None, input_shape: Any = N
     types = {name: type(m).__name__ for name, m in clone.named_modules()}
     modules: list[ModuleCheck] = []
     root: tuple | None = None
-    for raw_name, ops in per_module.items():
+    for raw_name, op_counts in per_module.items():
         name = canon(raw_name)
         if name is None:
             continue
-        own, skipped, skipped_macs = _split(ops)
+        own, skipped, skipped_macs = _split(op_counts)
         unsupported = dict(analysis.unsupported_ops(raw_name))
         fv = sum(v for op, v in own.items() if op in MAC_OPS)
         modules.append(ModuleCheck(

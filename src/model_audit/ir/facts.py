@@ -12,18 +12,8 @@ from typing import Any
 
 import torch.nn as nn
 
-from ..trace.arguments import TensorArg
-from .graph import Layer
-from .kinds import DROPOUT_OPS
-
-SOFTMAX_OPS = {"softmax", "_softmax", "_safe_softmax", "softmax2d"}
-_DROPOUT_OPS = DROPOUT_OPS | {"feature_dropout"}
-_BATCHNORM_OPS = {"batch_norm", "native_batch_norm", "_native_batch_norm_legit",
-                  "_native_batch_norm_legit_no_training", "cudnn_batch_norm", "miopen_batch_norm"}
-_ADAPTIVE_POOL_OPS = {"adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "_adaptive_avg_pool2d",
-                      "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"}
-_POOL_OPS = {"max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-             "max_pool2d_with_indices", "max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d"}
+from .graph import Layer, TensorArg
+from . import ops
 
 
 def _tuple(value: Any, n: int, default: int = 1) -> tuple[int, ...]:
@@ -135,12 +125,12 @@ def pool_geometry(layer: Layer) -> PoolGeometry | None:
         return None
     name = op_name(layer)
     args = layer.arguments
-    if name in _ADAPTIVE_POOL_OPS:
+    if name in ops.ADAPTIVE_POOL:
         n = int(name[-2]) if name[-2].isdigit() else _spatial_rank(layer, None)
         size = args.get("output_size")
         size = tuple(size) if isinstance(size, (list, tuple)) else (size,) * n
         return PoolGeometry(None, None, None, None, size)
-    if name in _POOL_OPS:
+    if name in ops.POOL:
         digits = [c for c in name if c.isdigit()]
         n = int(digits[0]) if digits else _spatial_rank(layer, None)
         kernel = _tuple(args.get("kernel_size"), n)
@@ -160,7 +150,7 @@ def dropout_p(layer: Layer) -> float | None:
         if isinstance(layer.module, nn.modules.dropout._DropoutNd):
             return float(layer.module.p)
         return None
-    if op_name(layer) in _DROPOUT_OPS:
+    if op_name(layer) in ops.DROPOUT:
         p = layer.arguments.get("p")
         return float(p) if isinstance(p, (int, float)) else None
     return None
@@ -170,7 +160,7 @@ def is_softmax(layer: Layer) -> bool:
     """``nn.Softmax``/``Softmax2d``, ``F.softmax``/``torch.softmax``/``x.softmax()`` — never log-softmax."""
     if layer.module is not None:
         return isinstance(layer.module, (nn.Softmax, nn.Softmax2d))
-    return op_name(layer) in SOFTMAX_OPS
+    return op_name(layer) in ops.SOFTMAX
 
 
 @dataclass(frozen=True)
@@ -195,7 +185,7 @@ def batchnorm_call(layer: Layer, training: bool) -> BatchNormCall | None:
         uses_batch = training or module.running_mean is None
         return BatchNormCall(uses_batch, shape)
     name = op_name(layer)
-    if name not in _BATCHNORM_OPS:
+    if name not in ops.BATCH_NORM:
         return None
     if name == "_native_batch_norm_legit_no_training":
         return BatchNormCall(False, shape)

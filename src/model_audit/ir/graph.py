@@ -12,6 +12,17 @@ from typing import Any, Iterator
 import torch.nn as nn
 
 
+@dataclass(frozen=True)
+class TensorArg:
+    """A tensor argument as the IR records it: shape and dtype, no data."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def __repr__(self) -> str:
+        return f"Tensor{list(self.shape)}"
+
+
 @dataclass
 class Layer:
     """One call of a leaf module, one functional op, or one parameter read (fx ``get_attr``)."""
@@ -54,6 +65,15 @@ class Layer:
         return list(self.output_shapes)
 
     @property
+    def module_path(self) -> list[str]:
+        """The dotted module path this layer belongs to, as parts (functional ops: scope + op name)."""
+        if self.module is not None:
+            return self.name.split("@")[0].split(".")
+        if self.kind == "parameter":
+            return self.name.split(".")
+        return (self.scope.split(".") if self.scope else []) + [self.name.rsplit(".", 1)[-1]]
+
+    @property
     def depth(self) -> int:
         return self.name.count(".") + 1 if self.module is not None else (
             self.scope.count(".") + 2 if self.scope else 1
@@ -74,6 +94,9 @@ class LayerGraph:
     output_names: list[str] = field(default_factory=list)  # layers whose outputs the model returns
     unowned_backward_macs: int = 0  # backward work before any layer's gradient arrived (the loss)
     unowned_backward_flops: int = 0
+    unowned_uncounted: dict[str, int] = field(default_factory=dict)  # ops with no formula outside any layer
+    summaries: dict[str, Any] = field(default_factory=dict)  # analysis name -> summary value (JSON summary)
+    columns: dict[str, str] = field(default_factory=dict)  # per-layer analysis field -> table header
     receptive_field: dict | None = None  # the final field against the input (receptive_field.final_field)
 
     def __iter__(self) -> Iterator[Layer]:

@@ -11,6 +11,8 @@ from typing import Any
 
 import torch.nn as nn
 
+from . import ops
+
 _MODULE_KINDS: list[tuple[tuple[type, ...], str]] = [
     ((nn.modules.conv._ConvNd,), "conv"),
     ((nn.Linear, nn.Bilinear), "linear"),
@@ -32,41 +34,6 @@ if hasattr(nn, "RMSNorm"):
     _MODULE_KINDS.insert(2, ((nn.RMSNorm,), "norm"))
 _ACTIVATION_MODULE_PATH = "torch.nn.modules.activation"
 _NORM_NAME = re.compile(r"(Norm|Norm\dd|Normalization)$")
-
-# Functional/ATen dropout ops (the "dropout" kind); rules and the receptive-field analysis reuse the set.
-DROPOUT_OPS = frozenset("dropout dropout1d dropout2d dropout3d alpha_dropout feature_alpha_dropout native_dropout".split())
-
-_FUNCTION_KINDS: dict[str, str] = {}
-for _names, _kind in [
-    ("conv1d conv2d conv3d conv_transpose1d conv_transpose2d conv_transpose3d convolution", "conv"),
-    ("linear addmm bilinear", "linear"),
-    ("matmul mm bmm baddbmm einsum", "matmul"),
-    ("batch_norm layer_norm group_norm instance_norm rms_norm native_batch_norm native_layer_norm "
-     "native_group_norm local_response_norm normalize", "norm"),
-    (" ".join(sorted(DROPOUT_OPS)), "dropout"),
-    ("relu relu_ relu6 sigmoid tanh gelu silu mish elu selu celu leaky_relu hardtanh hardswish "
-     "hardsigmoid softplus softsign softmax log_softmax _softmax _safe_softmax _log_softmax logsigmoid "
-     "glu prelu threshold tanhshrink hardshrink softshrink", "activation"),
-    ("max_pool1d max_pool2d max_pool3d avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d "
-     "adaptive_avg_pool2d adaptive_avg_pool3d adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d "
-     "lp_pool1d lp_pool2d max_pool2d_with_indices _adaptive_avg_pool2d", "pool"),
-    ("interpolate upsample upsample_nearest upsample_bilinear upsample_nearest2d upsample_bilinear2d", "upsample"),
-    ("pad constant_pad_nd", "padding"),
-    ("scaled_dot_product_attention multi_head_attention_forward _native_multi_head_attention "
-     "_scaled_dot_product_flash_attention_for_cpu _scaled_dot_product_efficient_attention "
-     "_scaled_dot_product_flash_attention", "attention"),
-    ("cat concat stack hstack vstack", "merge"),
-    ("view reshape flatten unflatten permute transpose t squeeze unsqueeze contiguous getitem size "
-     "chunk split unbind expand expand_as repeat narrow select slice _unsafe_view getattr type_as "
-     "to float half double long int bool clone detach dim numel", "reshape"),
-    ("embedding", "embedding"),
-    ("lstm gru rnn_tanh rnn_relu mkldnn_rnn_layer _cudnn_rnn", "recurrent"),
-    ("mean sum amax amin max min var std", "reduction"),
-]:
-    for _n in _names.split():
-        _FUNCTION_KINDS[_n] = _kind
-
-_BINARY_MERGE = {"add", "sub", "mul", "iadd", "imul", "isub", "truediv", "div", "matmul"}
 
 
 def module_kind(module: nn.Module) -> str:
@@ -97,9 +64,9 @@ def function_name(target: Any) -> str:
 
 
 def function_kind(name: str, tensor_inputs: int) -> str:
-    base = name.rstrip("_") if name not in _FUNCTION_KINDS else name
-    if base in _BINARY_MERGE or base in {"add", "sub", "mul"}:
-        if base == "matmul":
-            return "matmul"
+    base = name.rstrip("_") if name not in ops.FUNCTION_KINDS else name
+    if base == "matmul":
+        return "matmul"
+    if base in ops.BINARY_ARITHMETIC:
         return "merge" if tensor_inputs >= 2 else "elementwise"
-    return _FUNCTION_KINDS.get(name, _FUNCTION_KINDS.get(base, "elementwise"))
+    return ops.FUNCTION_KINDS.get(name, ops.FUNCTION_KINDS.get(base, "elementwise"))

@@ -77,8 +77,6 @@ def effective_receptive_field(model: nn.Module, input_shape_or_inputs: Any, *, l
     run in eval mode on ``device`` and restored (mode; parameters' ``.grad`` are never written:
     the gradient is taken with ``torch.autograd.grad`` for the input only).
     """
-    from ..trace import engine
-
     params = list(model.parameters()) + list(model.buffers())
     if any(t.device.type == "meta" for t in params):
         raise AuditError("the effective receptive field needs real weights; the model is on the meta device")
@@ -87,7 +85,11 @@ def effective_receptive_field(model: nn.Module, input_shape_or_inputs: Any, *, l
         target = params[0].device  # copy-free: run where the weights already are
     args, kwargs = _example(input_shape_or_inputs, target, seed)
     if report is None:
-        report = engine.audit(model, args if not kwargs else kwargs, device="meta")
+        from ..analyses import run_analyses
+        from ..trace.engine import trace_model
+
+        report = trace_model(model, args if not kwargs else kwargs, device="meta")  # layers with their fields
+        run_analyses(report)
     chosen = _pick_layer(report, layer)
     rf = chosen.attrs.get("receptive_field")
     floats = [i for i, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]

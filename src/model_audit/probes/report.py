@@ -5,7 +5,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..report.finding import Finding
 
 
 @dataclass
@@ -69,7 +68,6 @@ class ProbeReport:
     last_layer: str | None = None
     sequence: dict[str, Any] | None = None  # recurrent models: gradient norm by sequence length
     notes: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
 
     def layer(self, name: str) -> LayerProbe:
         for layer in self.layers:

@@ -8,7 +8,6 @@ user's parameters, gradients, buffers, modes and RNG state are untouched or rest
 from __future__ import annotations
 
 import contextlib
-from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -20,7 +19,6 @@ from ..ir.graph import LayerGraph
 from ..trace.placement import model_device
 from ..trace.tracing import first_line
 from .batches import BatchSource, batch_source, make_loss, specs_of, time_axis
-from .findings import probe_findings
 from .functional import functional_runner
 from .report import LayerProbe, ProbeReport
 from .sequence import sequence_growth
@@ -49,7 +47,7 @@ def probe_model(model: nn.Module, graph: LayerGraph, *, inputs: Any = None, inpu
                 device: str | torch.device | None = "auto", loss_fn: Callable | str | None = None, targets: Any = None,
                 seed: int = 0, mode: str = "train", batches: int = 2, batch_size: int | None = None,
                 autocast: str | None = None, timing: bool | None = None, bn_variance: bool = True,
-                sequence_lengths: Sequence[int] = (10, 100, 500), thresholds: dict[str, float] | None = None,
+                sequence_lengths: Sequence[int] = (10, 100, 500),
                 progress: bool = True) -> ProbeReport:
     """Run ``batches`` seeded forward/backward passes and measure every layer of ``graph``.
 
@@ -125,12 +123,8 @@ def probe_model(model: nn.Module, graph: LayerGraph, *, inputs: Any = None, inpu
             seq_source = source if source.synthetic else BatchSource(specs_of(inputs), None, source.high, source.dtype, seed)
             seq_loss = loss if targets is None else make_loss("mse", None, seed)[0]  # targets fit one length only
             sequence = sequence_growth(model, seq_source, axis, sequence_lengths, run, seq_loss, target)
-    report = _assemble(graph, target, mode, loss_name, seed, batches, source, autocast, per_batch, totals, acts,
-                       times, ratios, sequence, notes)
-    layers = graph.by_name()
-    report.findings = [replace(f, source=layers[f.layer].source) if f.layer in layers else f
-                       for f in probe_findings(report, thresholds)]
-    return report
+    return _assemble(graph, target, mode, loss_name, seed, batches, source, autocast, per_batch, totals, acts,
+                     times, ratios, sequence, notes)
 
 
 def _guarded(notes: list[str], what: str, fn: Callable[[], Any]) -> Any:

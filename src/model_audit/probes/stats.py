@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..ir import ops
 from ..ir.graph import Layer, LayerGraph
 from ..trace.shapes import iter_tensors
 
@@ -41,13 +42,10 @@ def activation_family(module: nn.Module | None) -> str | None:
     return None
 
 
-_FUNCTION_FAMILIES = {"relu": "relu", "relu_": "relu", "relu6": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
-                      "tanh": "tanh", "tanh_": "tanh", "softsign": "softsign", "hardsigmoid": "hardsigmoid"}
-
 
 def function_family(name: str) -> str | None:
     """The family of a functional op by name (``relu``, ``sigmoid``...); hardtanh's bounds are not known here."""
-    return _FUNCTION_FAMILIES.get(name)
+    return ops.SATURATION_FAMILY.get(name)
 
 
 def saturated(y: torch.Tensor, family: str, module: nn.Module | None) -> torch.Tensor:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..ir import ops
 from ..units import format_count
 from .rollup import Row
 
 
 def _short(op: str) -> str:
     name = op.split("::", 1)[-1]
-    return {"scaled_dot_product_attention": "sdpa", "_native_multi_head_attention": "mha-fastpath",
-            "_transformer_encoder_layer_fwd": "encoder-fastpath"}.get(name, name)
+    return ops.SHORT_NAMES.get(name, name)
 
 
 def _signed(value: int) -> str:
@@ -70,19 +70,17 @@ def render_crosscheck(check: Any) -> str:
     lines.append(f"  difference (model-audit - fvcore matmul-like): {check.diff:+,}")
     skipped = check.skipped
     if skipped:
-        from ..compare.fvcore import SKIPPED_MAC_OPS
-
         lines.append(f"  fvcore skips (no handle, counted as 0; model-audit counts them): "
                      f"{check.skipped_macs:,} MACs sized")
         for op, calls in sorted(skipped.items()):
-            lines.append(f"    {op} x{calls}: {SKIPPED_MAC_OPS.get(op, 'matmul-like op')}")
+            lines.append(f"    {op} x{calls}: {ops.MATMUL_LIKE_DESCRIPTIONS.get(op.split('::')[-1], 'matmul-like op')}")
     if check.residual:
         lines.append(f"  unexplained residual: {check.residual:+,} MACs"
                      + ("" if check.status == "explained" else "  <- see modules marked '?'"))
     other_ops = {op: n for op, n in check.unsupported_ops.items() if op not in skipped}
     if other_ops:
-        ops = ", ".join(f"{op} x{n}" for op, n in sorted(other_ops.items()))
-        lines.append(f"  also skipped by fvcore, no MACs (model-audit counts them in FLOPs): {ops}")
+        listed = ", ".join(f"{op} x{n}" for op, n in sorted(other_ops.items()))
+        lines.append(f"  also skipped by fvcore, no MACs (model-audit counts them in FLOPs): {listed}")
     inside = [m for m in check.modules if m.status != "match" and m.counted_at is not None]
     differing = [m for m in check.modules if m.status != "match" and m.counted_at is None]
     leaves = [m for m in differing
@@ -116,6 +114,4 @@ def render_crosscheck(check: Any) -> str:
 
 
 def _mac_ops() -> frozenset:
-    from ..compare.fvcore import MAC_OPS
-
-    return MAC_OPS
+    return ops.FVCORE_MAC_KEYS

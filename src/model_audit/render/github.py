@@ -6,6 +6,8 @@ warning -> ``warning``, info -> ``notice``. Values are escaped as the runner exp
 """
 from __future__ import annotations
 
+from typing import Any
+
 from pathlib import Path
 
 from ..report.audit_report import AuditReport
@@ -32,7 +34,7 @@ def annotation(level: str, message: str, *, title: str, file: str | None = None,
     return f"::{level} {','.join(props)}::{escape_data(message)}"
 
 
-def render_github(report: AuditReport, root: str | Path | None = None) -> str:
+def render_github(report: AuditReport, root: str | Path | None = None, **_: Any) -> str:
     lines = []
     for breach in (report.extra.get("budget") or {}).get("breaches", []):
         lines.append(annotation("error", f"{report.model}: {breach['message']}", title="model-audit budget"))

@@ -10,6 +10,7 @@ import math
 from html import escape
 from typing import Any, Sequence
 
+from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS
@@ -27,7 +28,7 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}co
 """
 
 
-def render_html(report: AuditReport, depth: int | None = None) -> str:
+def render_html(report: AuditReport, depth: int | None = None, **_: Any) -> str:
     title = f"model-audit: {report.model}"
     body = [f"<h1>{escape(title)}</h1>", _summary(report), _budgets(report), _findings(report)]
     table = rows(report, depth)
@@ -37,6 +38,9 @@ def render_html(report: AuditReport, depth: int | None = None) -> str:
     if norms:
         body.append("<h2>Gradient norm by depth</h2>" + line_chart(norms))
     body.append(_layers(report, table, depth))
+    extras = extras_text(report).strip()
+    if extras:
+        body.append(f"<h2>Extras</h2><pre>{escape(extras)}</pre>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{escape(title)}</title>"
             f"<style>{_CSS}</style></head>\n<body>\n" + "\n".join(part for part in body if part) + "\n</body></html>\n")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS, uncounted_fraction
@@ -21,7 +22,7 @@ def cell(value: Any) -> str:
     return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(report: AuditReport, depth: int | None = None, top: int = TOP_LAYERS) -> str:
+def render_markdown(report: AuditReport, depth: int | None = None, top: int = TOP_LAYERS, **_: Any) -> str:
     shapes = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in report.input_shapes)
     out = [f"## model-audit: `{report.model}`", ""]
     out += ["| | params | MACs | FLOPs |", "|---|---:|---:|---:|",
@@ -36,6 +37,9 @@ def render_markdown(report: AuditReport, depth: int | None = None, top: int = TO
     out += _budget_section(report)
     out += _findings_section(report)
     out += _layers_section(report, depth, top)
+    extras = extras_text(report).strip()
+    if extras:
+        out += ["", "```", extras, "```"]
     return "\n".join(out) + "\n"
 
 

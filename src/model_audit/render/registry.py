@@ -1,38 +1,39 @@
-"""One entry point from a format name to its renderer (the CLI, ``check`` and the pytest plugin share it)."""
+"""RENDERERS: format name -> renderer. The CLI, ``check`` and the pytest plugin all render through it.
+
+A renderer is ``fn(report, *, depth=None, rules=None) -> str``; adding a format is one entry here
+plus its module. ``rules`` (rule id -> metadata) feeds SARIF's rule descriptors.
+"""
 from __future__ import annotations
 
-from typing import Any, Mapping
+import importlib
+from typing import Any, Callable, Mapping
 
 from ..report.audit_report import AuditReport
 
-FORMATS = ("table", "json", "markdown", "html", "sarif", "github")
+Renderer = Callable[..., str]
+
+# name -> "module:function", imported on first use (a table does not pay for the HTML renderer).
+RENDERERS: dict[str, str] = {
+    "table": "model_audit.render.table:render_table",
+    "json": "model_audit.render.json_report:render_json",
+    "markdown": "model_audit.render.markdown:render_markdown",
+    "html": "model_audit.render.html:render_html",
+    "sarif": "model_audit.render.sarif:render_sarif",
+    "github": "model_audit.render.github:render_github",
+}
+FORMATS = tuple(RENDERERS)
+
+
+def renderer(fmt: str) -> Renderer:
+    try:
+        target = RENDERERS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(RENDERERS)}") from None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def render(report: AuditReport, fmt: str, *, depth: int | None = None,
            rules: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata) feeds SARIF's rule descriptors."""
-    if fmt == "table":
-        from .table import render_table
-
-        return render_table(report, depth=depth)
-    if fmt == "json":
-        from .json_report import render_json
-
-        return render_json(report)
-    if fmt == "markdown":
-        from .markdown import render_markdown
-
-        return render_markdown(report, depth=depth)
-    if fmt == "html":
-        from .html import render_html
-
-        return render_html(report, depth=depth)
-    if fmt == "sarif":
-        from .sarif import render_sarif
-
-        return render_sarif(report, rules)
-    if fmt == "github":
-        from .github import render_github
-
-        return render_github(report)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata, from ``rules.metadata``) feeds SARIF."""
+    return renderer(fmt)(report, depth=depth, rules=rules)

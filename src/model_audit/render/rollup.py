@@ -19,20 +19,12 @@ class Row:
     extra: dict = field(default_factory=dict)
 
 
-def module_path(layer: Layer) -> list[str]:
-    if layer.module is not None:
-        return layer.name.split("@")[0].split(".")
-    if layer.kind == "parameter":
-        return layer.name.split(".")
-    return (layer.scope.split(".") if layer.scope else []) + [layer.name.rsplit(".", 1)[-1]]
-
-
 def rows(report: AuditReport, depth: int | None = None) -> list[Row]:
     if depth is None or depth <= 0:
         return [Row(l.name, l.type, l.output_shape, l.params, l.macs, l.flops, [l]) for l in report.layers]
     grouped: dict[str, Row] = {}
     for layer in report.layers:
-        path = module_path(layer)
+        path = layer.module_path
         key = ".".join(path[:depth]) if len(path) > depth else layer.name
         row = grouped.get(key)
         if row is None:
@@ -47,10 +39,6 @@ def rows(report: AuditReport, depth: int | None = None) -> list[Row]:
 
 
 def _type_of(report: AuditReport, key: str, layer: Layer) -> str:
-    model = report.module
-    if model is not None:
-        try:
-            return type(model.get_submodule(key)).__name__
-        except AttributeError:
-            pass
+    if key in report.module_types:
+        return report.module_types[key]
     return layer.type if layer.module is not None and layer.name.split("@")[0] == key else "(group)"

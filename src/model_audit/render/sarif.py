@@ -19,7 +19,7 @@ _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def render_sarif(report: AuditReport, rules: Mapping[str, Mapping[str, Any]] | None = None,
-                 root: str | Path | None = None) -> str:
+                 root: str | Path | None = None, **_: Any) -> str:
     return json.dumps(sarif_log(report, rules, root), indent=2)
 
 

@@ -1,12 +1,14 @@
 """The terminal table: one row per layer (or per module at ``--depth``), human units, totals."""
 from __future__ import annotations
 
+from typing import Any
+
 from tabulate import tabulate
 
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from .findings import render_findings
-from .receptive_field import row_field, summary_line
+from .receptive_field import erf_line, row_field, summary_line
 from .rollup import rows
 
 
@@ -22,9 +24,18 @@ def _pct(part: int, total: int) -> str:
     return f"{100.0 * part / total:.1f}%" if total else "-"
 
 
-def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None) -> str:
-    """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables."""
-    columns = columns or {}
+def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None, **_: Any) -> str:
+    """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables.
+
+    Analyses' per-layer fields (``report.columns``), the probe and the fvcore cross-check add their
+    own columns; the cross-check and the effective receptive field add their blocks after the summary.
+    """
+    columns = {**analysis_columns(report), **(columns or {})}
+    check = report.extra.get("cross_check")
+    if check is not None and not isinstance(check, dict):
+        from .crosscheck import crosscheck_columns
+
+        columns = {**columns, **crosscheck_columns(check)}
     if report.probe is not None:
         from .probe_table import probe_columns
 
@@ -53,7 +64,50 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
         from .probe_table import render_probe_summary
 
         summary += "\n" + render_probe_summary(report.probe)
-    return table + "\n\n" + summary + "\n\n" + render_findings(report.findings)
+    return table + "\n\n" + summary + "\n\n" + render_findings(report.findings) + extras_text(report)
+
+
+def analysis_columns(report: AuditReport) -> dict[str, Any]:
+    """A column per per-layer field an analysis declared: the value of a one-layer row, else the sum."""
+
+    def column(key: str) -> Any:
+        def value(row: Any) -> str:
+            values = [layer.attrs[key] for layer in row.layers if key in layer.attrs]
+            if not values:
+                return ""
+            if len(values) == 1:
+                return _cell(values[0])
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                return _cell(sum(values))
+            return _cell(values[-1])
+
+        return value
+
+    return {header: column(key) for key, header in report.columns.items()}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return format_count(value)
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def extras_text(report: AuditReport) -> str:
+    """The blocks extras add after the findings: the fvcore cross-check and the effective receptive field."""
+    text = ""
+    check = report.extra.get("cross_check")
+    if check is not None and not isinstance(check, dict):
+        from .crosscheck import render_crosscheck
+
+        text += "\n\n" + render_crosscheck(check)
+    erf = erf_line(report.extra.get("effective_receptive_field"))
+    if erf:
+        text += "\n" + erf
+    return text
 
 
 def render_summary(report: AuditReport) -> str:

@@ -1,7 +1,7 @@
 """AuditReport: the plain-data result every surface (CLI, pytest, CI gates, renderers) reads."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..ir.graph import Layer
@@ -9,8 +9,16 @@ from ..ir.graph import Layer
 SCHEMA_VERSION = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class AuditReport:
+    """The audit's result as plain data, built once by ``model_audit.audit`` and never changed after.
+
+    It holds no live model or graph: renderers, budgets, diffs and the pytest plugin read figures.
+    ``layers`` are the IR's layer records; ``module_types`` maps every named submodule to its class
+    name (for rolled-up rows); ``analyses`` holds each analysis' summary (JSON ``summary.<name>``)
+    and ``columns`` the per-layer fields analyses put in the table.
+    """
+
     model: str
     tracer: str
     device: str
@@ -31,11 +39,20 @@ class AuditReport:
     findings: list[Any] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)  # JSON sections added by later analyses
+    extra: dict[str, Any] = field(default_factory=dict)  # JSON sections of extras (cross_check, ERF, budget)
     probe: Any = None  # ProbeReport when probes ran (serialized as the "probe" section)
-    receptive_field: dict | None = None  # the final field against the input (auditor/receptive_field.final_field)
-    module: Any = field(default=None, repr=False, compare=False)  # the audited nn.Module (not serialized)
-    graph: Any = field(default=None, repr=False, compare=False)  # the LayerGraph rules read (not serialized)
+    analyses: dict[str, Any] = field(default_factory=dict)  # analysis name -> summary value
+    columns: dict[str, str] = field(default_factory=dict)  # per-layer analysis field -> table header
+    module_types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def receptive_field(self) -> dict | None:
+        """The final field against the input (analyses/receptive_field.final_field)."""
+        return self.analyses.get("receptive_field")
+
+    def with_sections(self, **sections: Any) -> "AuditReport":
+        """A copy with extra JSON sections (``budget=...``) added: the report itself never changes."""
+        return replace(self, extra={**self.extra, **sections})
 
     @property
     def uncounted_calls(self) -> int:
@@ -75,8 +92,7 @@ class AuditReport:
             "uncounted_ops": dict(self.uncounted_ops),
             "notes": list(self.notes),
         }
-        if self.receptive_field is not None:
-            summary["receptive_field"] = self.receptive_field
+        summary.update(self.analyses)
         if self.backward_flops is not None:
             summary["backward_macs"] = self.backward_macs
             summary["backward_flops"] = self.backward_flops
@@ -91,7 +107,7 @@ class AuditReport:
             "layers": [layer_to_dict(layer) for layer in self.layers],
             "findings": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.findings],
             **({"probe": self.probe.to_dict()} if self.probe is not None else {}),
-            **{k: v for k, v in self.extra.items()},
+            **{k: v.to_dict() if hasattr(v, "to_dict") else v for k, v in self.extra.items()},
         }
 
 

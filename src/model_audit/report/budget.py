@@ -11,10 +11,11 @@ from typing import Any, Callable, Mapping
 
 from ..errors import AuditError
 from .finding import Severity
+from .metrics import METRICS
 from ..units import format_count, parse_count
 
-COUNT_METRICS = ("params", "macs", "flops")
-LABELS = {"params": "params", "macs": "MACs", "flops": "FLOPs", "uncounted_fraction": "uncounted fraction",
+COUNT_METRICS = tuple(METRICS)
+LABELS = {**{key: metric.label for key, metric in METRICS.items()}, "uncounted_fraction": "uncounted fraction",
           "findings": "findings"}
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from tabulate import tabulate
 
 from ..units import format_count
+from .metrics import METRICS as _METRICS
 
-METRICS = ("params", "macs", "flops")
-LABEL = {"params": "params", "macs": "MACs", "flops": "FLOPs"}
+METRICS = tuple(_METRICS)
+LABEL = {key: metric.label for key, metric in _METRICS.items()}
 
 
 @dataclass

@@ -36,6 +36,7 @@ class RuleContext:
     train_step: Callable | None = None  # train_step= given to the API
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     mode: str = "eval"
+    probe: Any = None  # the ProbeReport measured rules judge (None without --probe)
 
     def finding(self, layer: Layer | str | None, message: str, *, fix: str | None = None,
                 severity: Severity | str | None = None, **data: Any) -> Finding:

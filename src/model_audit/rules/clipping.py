@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 import torch.nn as nn
 
 from ..errors import AuditError
+from ..ir import ops
 
 #: calls that clip gradients (torch, accelerate, fabric, deepspeed all use these names)
 CLIP_FUNCTIONS = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value",
@@ -25,8 +26,7 @@ CLIP_FUNCTIONS = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_no
 #: keyword arguments that switch a trainer's clipping on (Lightning ``Trainer(gradient_clip_val=1.0)``)
 CLIP_KEYWORDS = frozenset({"gradient_clip_val"})
 #: tensor calls a gradient hook uses to bound the gradient it returns
-CLAMP_CALLS = frozenset({"clamp", "clamp_", "clip", "clip_", "clamp_max", "clamp_min", "clamp_max_",
-                         "clamp_min_", "renorm", "renorm_"}) | CLIP_FUNCTIONS
+CLAMP_CALLS = ops.CLAMPS | CLIP_FUNCTIONS
 HOOK_REGISTRATIONS = frozenset({"register_hook", "register_post_accumulate_grad_hook",
                                 "register_full_backward_hook", "register_backward_hook"})
 

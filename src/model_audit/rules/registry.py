@@ -8,7 +8,7 @@ import pluggy
 
 from ..errors import AuditError
 from .base import Rule
-from .spec import PROJECT, RuleHookSpecs
+from ..plugins import new_manager, plugin_name
 
 
 @dataclass
@@ -28,26 +28,16 @@ class Registry:
 
 def build_registry(extra_plugins: tuple = ()) -> Registry:
     """A fresh registry: entry points of group ``model_audit`` plus ``extra_plugins`` (tests, API)."""
-    manager = pluggy.PluginManager(PROJECT)
-    manager.add_hookspecs(RuleHookSpecs)
-    manager.load_setuptools_entrypoints(PROJECT)
-    if manager.get_plugin("builtin") is None:  # running from a source tree without entry-point metadata
-        from . import builtin
-
-        if not manager.is_registered(builtin):
-            manager.register(builtin, name="builtin")
-    for plugin in extra_plugins:
-        if not manager.is_registered(plugin):
-            manager.register(plugin)
+    manager = new_manager(extra_plugins)
     rules: dict[str, Rule] = {}
     for impl in reversed(manager.hook.model_audit_rules.get_hookimpls()):  # registration order
-        plugin_name = manager.get_name(impl.plugin) or getattr(impl.plugin, "__name__", "?")
+        name = plugin_name(manager, impl)
         for item in impl.function() or []:
             if not isinstance(item, Rule):
-                raise AuditError(f"plugin {plugin_name!r} returned {item!r} from model_audit_rules, not a Rule")
+                raise AuditError(f"plugin {name!r} returned {item!r} from model_audit_rules, not a Rule")
             if item.id in rules:
-                raise AuditError(f"rule id {item.id!r} is provided by both {rules[item.id].plugin!r} and {plugin_name!r}")
-            item.plugin = plugin_name
+                raise AuditError(f"rule id {item.id!r} is provided by both {rules[item.id].plugin!r} and {name!r}")
+            item.plugin = name
             rules[item.id] = item
     return Registry(rules=rules, manager=manager)
 

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import inspect
 import typing
-from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from ..ir import ops
+from ..ir.graph import TensorArg
 from torch.fx.operator_schemas import normalize_function
 
 
-@dataclass(frozen=True)
-class TensorArg:
-    """A tensor argument as the IR records it: shape and dtype, no data."""
-
-    shape: tuple[int, ...]
-    dtype: str
-
-    def __repr__(self) -> str:
-        return f"Tensor{list(self.shape)}"
 
 
 def _plain(value: Any) -> Any:
@@ -37,28 +30,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (torch.dtype, torch.device, torch.memory_format, torch.layout)):
         return str(value)
     return type(value).__name__
-
-
-_CONV = ("input", "weight", "bias", "stride", "padding", "dilation", "groups")
-# Parameter order of functional builtins, for calls fx's schema matcher cannot bind (so that
-# consumers never see ``arg0, arg1, ...`` for them).
-_FALLBACK_ORDER: dict[str, tuple[str, ...]] = {
-    **{f"conv{n}d": _CONV for n in "123"},
-    **{f"conv_transpose{n}d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups",
-                               "dilation") for n in "123"},
-    **{f"avg_pool{n}d": ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
-                         "divisor_override") for n in "123"},
-    **{f"max_pool{n}d": ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
-                         "return_indices") for n in "123"},
-    **{f"lp_pool{n}d": ("input", "norm_type", "kernel_size", "stride", "ceil_mode") for n in "123"},
-    **{f"adaptive_{kind}_pool{n}d": ("input", "output_size") for kind in ("avg", "max") for n in "123"},
-    "interpolate": ("input", "size", "scale_factor", "mode", "align_corners"),
-    "pad": ("input", "pad", "mode", "value"),
-    "cat": ("tensors", "dim"), "concat": ("tensors", "dim"), "stack": ("tensors", "dim"),
-    "softmax": ("input", "dim"), "log_softmax": ("input", "dim"),
-    "dropout": ("input", "p", "training", "inplace"),
-    "batch_norm": ("input", "running_mean", "running_var", "weight", "bias", "training", "momentum", "eps"),
-}
 
 
 def _type_of(value: Any) -> Any:
@@ -94,7 +65,7 @@ def function_arguments(target: Any, args: tuple, kwargs: dict) -> dict[str, Any]
             bound = inspect.signature(target).bind(*args, **kwargs)
             named = dict(bound.arguments)
         except (TypeError, ValueError):
-            order = _FALLBACK_ORDER.get(getattr(target, "__name__", ""), ())
+            order = ops.PARAMETER_ORDER.get(getattr(target, "__name__", ""), ())
             named = {order[i] if i < len(order) else f"arg{i}": v for i, v in enumerate(args)}
             named.update(kwargs)
     return {k: _plain(v) for k, v in named.items()}

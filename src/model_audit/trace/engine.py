@@ -9,14 +9,11 @@ import torch
 import torch.nn as nn
 
 from ..errors import AuditError, InputSpecError, ModelExecutionError
-from ..report.audit_report import AuditReport
 from .counting import OpCounter
 from .fx_tracer import run_fx, symbolic_trace
 from .hook_tracer import HookTracer
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
-from ..analyses.params import annotate_params
-from ..analyses.receptive_field import annotate_receptive_fields
 from .placement import model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
@@ -84,7 +81,8 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     return LayerGraph(layers=layers, model=model, tracer=used, device=device.type,
                       input_shapes=shapes_of((args, kwargs)), notes=notes, input_names=input_names,
                       output_names=outputs, unowned_backward_macs=counter.unowned_macs,
-                      unowned_backward_flops=counter.unowned_flops)
+                      unowned_backward_flops=counter.unowned_flops,
+                      unowned_uncounted=dict(counter.unowned_uncounted))
 
 
 def _backward(output: Any, counter: OpCounter) -> None:
@@ -100,13 +98,14 @@ def _backward(output: Any, counter: OpCounter) -> None:
     counter.sink = None
 
 
-def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, device: str = "meta",
-          tracer: str = "auto", backward: bool = False, mode: str = "eval", name: str | None = None) -> AuditReport:
-    """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
+def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, device: str = "meta",
+                tracer: str = "auto", backward: bool = False, mode: str = "eval") -> LayerGraph:
+    """Trace and count ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
     ``device="meta"`` (default) runs without materializing weights and falls back to CPU when the
-    model cannot run on meta (the report's notes say so). ``mode`` is the train/eval mode the model
-    is audited in; the model's own mode, parameters, buffers and hooks are restored afterwards.
+    model cannot run on meta (the graph's notes say so). ``mode`` is the train/eval mode the model
+    is traced in; the model's own mode, parameters, buffers and hooks are restored afterwards. The
+    analyses (``model_audit.analyses``) annotate the returned graph.
     """
     if not isinstance(model, nn.Module):
         raise AuditError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -118,7 +117,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     training = mode == "train"
     notes: list[str] = []
     with _gc_paused():
-        return _audit(model, inputs, input_shape, target, tracer, backward, training, notes, name, mode)
+        return _trace(model, inputs, input_shape, target, tracer, backward, training, notes)
 
 
 @contextmanager
@@ -134,8 +133,8 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _audit(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str, backward: bool,
-           training: bool, notes: list[str], name: str | None, mode: str) -> AuditReport:
+def _trace(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str, backward: bool,
+           training: bool, notes: list[str]) -> LayerGraph:
     try:
         graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
     except LayerFailure as failure:
@@ -150,9 +149,7 @@ def _audit(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device
         else:
             raise ModelExecutionError(str(failure), layer=failure.layer.name) from None
     graph.notes = notes + graph.notes
-    annotate_params(graph)
-    annotate_receptive_fields(graph)
-    return build_report(graph, name or type(model).__name__, mode)
+    return graph
 
 
 def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,
@@ -167,38 +164,3 @@ def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: tor
         graph = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
         notes.append(f"could not run on the meta device ({failure}); ran on {fallback.type} instead")
         return graph
-
-
-def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
-    layers = graph.layers
-    uncounted: dict[str, int] = {}
-    for layer in layers:
-        for op, count in layer.uncounted_ops.items():
-            uncounted[op] = uncounted.get(op, 0) + count
-    backward = any(layer.backward_flops is not None for layer in layers)
-    params = sum(layer.params for layer in layers)
-    return AuditReport(
-        model=name,
-        tracer=graph.tracer,
-        device=graph.device,
-        mode=mode,
-        input_shapes=graph.input_shapes,
-        layers=layers,
-        params=params,
-        trainable_params=sum(layer.trainable_params for layer in layers),
-        params_without_bias=params - sum(layer.bias_params for layer in layers),
-        params_without_norm=params - sum(layer.norm_params for layer in layers),
-        buffers=sum(layer.buffers for layer in layers),
-        macs=sum(layer.macs for layer in layers),
-        flops=sum(layer.flops for layer in layers),
-        uncounted_ops=uncounted,
-        backward_macs=sum(layer.backward_macs or 0 for layer in layers) + graph.unowned_backward_macs if backward else None,
-        backward_flops=sum(layer.backward_flops or 0 for layer in layers) + graph.unowned_backward_flops if backward else None,
-        notes=list(graph.notes),
-        inputs=list(graph.input_names),
-        outputs=list(graph.output_names),
-        extra={},
-        receptive_field=graph.receptive_field,
-        module=graph.model,
-        graph=graph,
-    )

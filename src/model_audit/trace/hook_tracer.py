@@ -15,18 +15,11 @@ import torch.nn as nn
 from .arguments import aten_arguments
 from .counting import OpCounter
 from ..ir.graph import Layer
+from ..ir import ops
 from ..ir.kinds import function_kind
 from ..analyses.costs import Cost
 from .shapes import dtype_of, iter_tensors, shapes_of
 from .tracing import LayerFailure, is_leaf_module, module_layer
-
-_PASS_THROUGH = {
-    "view", "_unsafe_view", "reshape", "_reshape_alias", "permute", "transpose", "t", "expand", "squeeze",
-    "unsqueeze", "slice", "select", "clone", "contiguous", "_to_copy", "detach", "alias", "split",
-    "split_with_sizes", "unsafe_split", "unbind", "as_strided", "flatten", "unflatten", "chunk", "lift_fresh",
-    "copy_", "expand_as", "narrow",
-}
-
 
 class HookTracer:
     def __init__(self, model: nn.Module, counter: OpCounter, backward: bool) -> None:
@@ -105,7 +98,7 @@ class HookTracer:
         outputs = list(iter_tensors(out))
         if not sources:
             return None  # creation ops (arange, zeros, masks from constants): no data flows in
-        if name in _PASS_THROUGH or not any(t.is_floating_point() for t in outputs):
+        if name in ops.ATEN_PASS_THROUGH or not any(t.is_floating_point() for t in outputs):
             if cost is not None and cost.flops == 0:
                 for t in outputs:
                     self.producer[id(t)] = sources[0]

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ..ir import ops
+
 _MISS = object()
 _HASHABLE = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout)
 
@@ -69,10 +71,8 @@ def _build(spec: Any) -> Any:
 # Unary pointwise activations whose meta kernels are Python decompositions costing 0.1-3 ms a call
 # (hardtanh, hardswish, gelu...): on a dense floating-point input their output is exactly
 # ``empty_like(input)`` (same shape, dtype, strides) and the in-place forms return the input.
-_UNARY_NAMES = ("relu", "relu6", "hardtanh", "hardswish", "hardsigmoid", "gelu", "silu", "sigmoid", "tanh",
-                "elu", "selu", "celu", "leaky_relu", "mish", "softplus", "exp", "neg")
 _UNARY: dict[Any, str] = {}
-for _name in _UNARY_NAMES:
+for _name in sorted(ops.SHAPE_PRESERVING_UNARY):
     for _variant, _how in ((_name, "fresh"), (_name + "_", "inplace")):
         _packet = getattr(torch.ops.aten, _variant, None)
         if _packet is not None and hasattr(_packet, "default"):

@@ -10,17 +10,15 @@ from math import prod
 
 import torch.nn as nn
 
-from ...trace.arguments import TensorArg
-from ...ir.graph import Layer, LayerGraph
+from ...ir import ops
+from ...ir.graph import Layer, LayerGraph, TensorArg
 from ...ir.facts import ConvGeometry, PoolGeometry, conv_geometry, op_name, pool_geometry
 from ...ir.facts import dropout_p as _dropout_p
 
 __all__ = ["ConvGeometry", "conv_geometry", "pool_geometry"]
 
-# Largest derivative of each saturating activation (the bound the sigmoid rule multiplies).
-SATURATING_MAX_DERIVATIVE = {"sigmoid": 0.25, "hardsigmoid": 1 / 6, "tanh": 1.0, "softsign": 1.0}
+SATURATING_MAX_DERIVATIVE = ops.SATURATING_MAX_DERIVATIVE  # the bound the sigmoid rule multiplies
 _SATURATING_MODULES = {nn.Sigmoid: "sigmoid", nn.Hardsigmoid: "hardsigmoid", nn.Tanh: "tanh", nn.Softsign: "softsign"}
-_LINEAR_FUNCTIONS = {"linear"}
 
 
 def data_inputs(layer: Layer, layers: dict[str, Layer]) -> list[str]:
@@ -100,7 +98,7 @@ def linear_features(layer: Layer) -> tuple[int, int, bool] | None:
     if layer.module is not None:
         return None
     name = op_name(layer)
-    if name in _LINEAR_FUNCTIONS:
+    if name in ops.LINEAR_FUNCTIONS:
         weight = layer.arguments.get("weight")
         if isinstance(weight, TensorArg) and len(weight.shape) == 2:
             return weight.shape[1], weight.shape[0], isinstance(layer.arguments.get("bias"), TensorArg)

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from math import prod
 from typing import Iterator
 
+from ...ir import ops
 from ...ir.graph import Layer, LayerGraph
 from ...report.finding import Finding
 from ..base import RuleContext, rule
 from ._layers import conv_geometry, conv_weights, data_inputs, describe, is_batchnorm, linear_features, op_name
 
 # Scalar affine ops: with one activation input (the other a number or a parameter) they stay affine.
-_AFFINE_ELEMENTWISE = {"add", "iadd", "sub", "isub", "rsub", "mul", "imul", "div", "truediv", "idiv", "neg"}
 _SHAPE_KINDS = {"reshape", "identity", "dropout", "padding"}
 
 
@@ -51,9 +51,9 @@ def _is_linear_op(layer: Layer, layers: dict[str, Layer]) -> bool:
     if layer.kind in _SHAPE_KINDS or is_batchnorm(layer):
         return True
     name = op_name(layer)
-    if layer.kind in ("elementwise", "merge") and name in _AFFINE_ELEMENTWISE:
+    if layer.kind in ("elementwise", "merge") and name in ops.AFFINE_ELEMENTWISE:
         return True
-    return layer.kind == "merge" and name in ("cat", "concat", "stack")  # one activation alone (DenseNet's first cat)
+    return layer.kind == "merge" and name in ops.CONCAT_ALONG_DIM  # one activation alone (DenseNet's first cat)
 
 
 def _next_affine(start: str, layers: dict[str, Layer],

@@ -1,21 +1,39 @@
-"""Rules whose findings come from the probes (``--probe``): registered for their ids, docs and options.
+"""Measured rules: they judge the probes' measurements (``ctx.probe``, present with ``--probe``).
 
-The probes (``auditor/probes``) measure and emit these findings; registering them here makes them
-part of the same contract as the static rules: listed by ``model-audit rules``, documented in
-docs/rules.md, described in SARIF, selectable, and their thresholds set as rule options in
-``[tool.model-audit.options.<id>]``. Reading the graph, they find nothing.
+The probes (``probes/``) only measure; these rules turn the measurements into findings with the
+measured value and the threshold, and the thresholds are these rules' options — the only source
+(``[tool.model-audit.options.<id>]``). Thresholds follow AUTOTRAINER (Zhang et al., ICSE 2021) for
+the gradient ratio. Without a probe report they find nothing.
 """
 from __future__ import annotations
 
-from typing import Iterable
+import math
+from typing import Any, Iterable
 
 from ...ir.graph import LayerGraph
-from ...report.finding import Finding
+from ...report.finding import Finding, Severity
 from ..base import RuleContext, rule
 
 
-def _measured_by_probe(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return ()
+def _g(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _nonfinite(probe: Any) -> bool:
+    """NaN/Inf reached an output or the gradient: the other figures are meaningless then."""
+    total = probe.total_grad_norm
+    return bool(probe.first_nonfinite) or (total is not None and not math.isfinite(total))
+
+
+def _judged(ctx: RuleContext) -> Any:
+    """The probe report when there is one to judge (finite), else None."""
+    probe = getattr(ctx, "probe", None)
+    return None if probe is None or _nonfinite(probe) else probe
+
+
+def _at(graph: LayerGraph, name: str | None) -> Any:
+    """The graph layer (for its source location) or the bare name."""
+    return graph.by_name().get(name, name) if name else None
 
 
 _PROBE_NOTE = "Needs `--probe` (API: `probe=True`): the figure is measured on a real forward/backward pass."
@@ -41,7 +59,23 @@ model = nn.Sequential(*layers, nn.Linear(64, 10))   # measured first/last ratio 
       option_help={"vanishing_ratio": "first/last gradient-norm ratio below which gradients vanish",
                    "vanishing_first_norm": "first-layer gradient norm below which it counts as vanished"})
 def vanishing_gradient(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return _measured_by_probe(graph, ctx)
+    probe = _judged(ctx)
+    if probe is None:
+        return
+    t = ctx.options
+    ratio = probe.first_last_ratio
+    first = probe.layer(probe.first_layer).grad_norm if probe.first_layer else None
+    if ratio is None or first is None or not (ratio < t["vanishing_ratio"] and first < t["vanishing_first_norm"]):
+        return
+    pair = f"`{probe.first_layer}` / `{probe.last_layer}`"
+    yield ctx.finding(
+        _at(graph, probe.first_layer),
+        f"gradient norm ratio first/last layer {pair} = {ratio:.3g} (threshold < {t['vanishing_ratio']:g}) and "
+        f"first-layer gradient norm {first:.3g} (threshold < {t['vanishing_first_norm']:g}): early layers barely learn",
+        fix="use ReLU/GELU instead of sigmoid/tanh in hidden layers, He/Xavier initialization, normalization "
+            "layers or residual connections",
+        ratio=ratio, first_grad_norm=first, first_layer=probe.first_layer, last_layer=probe.last_layer,
+        threshold_ratio=t["vanishing_ratio"], threshold_first_norm=t["vanishing_first_norm"])
 
 
 @rule(id="exploding-gradient", severity="error", measured=True,
@@ -64,7 +98,23 @@ model = nn.Sequential(*layers)                      # measured ratio ≈ 3e4
       option_help={"exploding_ratio": "first/last gradient-norm ratio above which gradients explode",
                    "exploding_total_norm": "total gradient norm above which gradients explode"})
 def exploding_gradient(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return _measured_by_probe(graph, ctx)
+    probe = _judged(ctx)
+    if probe is None:
+        return
+    t = ctx.options
+    ratio, total = probe.first_last_ratio, probe.total_grad_norm
+    by_ratio = ratio is not None and ratio > t["exploding_ratio"]
+    if not (by_ratio or (total is not None and total > t["exploding_total_norm"])):
+        return
+    pair = f"`{probe.first_layer}` / `{probe.last_layer}`"
+    yield ctx.finding(
+        _at(graph, probe.first_layer) if by_ratio else None,
+        f"gradient norm ratio first/last layer {pair} = {_g(ratio)} (threshold > {t['exploding_ratio']:g}), "
+        f"total gradient norm {_g(total)} (threshold > {t['exploding_total_norm']:g})",
+        fix="scale the initialization down (He/Xavier: std = gain/√fan_in), add normalization, and clip: "
+            "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)",
+        ratio=ratio, total_grad_norm=total, threshold_ratio=t["exploding_ratio"],
+        threshold_total_norm=t["exploding_total_norm"])
 
 
 @rule(id="dead-relu", severity="warning", measured=True,
@@ -83,7 +133,23 @@ model = nn.Sequential(linear, nn.ReLU(), nn.Linear(64, 10))   # 100 % dead
       options={"dead_fraction": 0.7},
       option_help={"dead_fraction": "share of never-active units from which a layer is reported"})
 def dead_relu(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return _measured_by_probe(graph, ctx)
+    probe = _judged(ctx)
+    if probe is None:
+        return
+    threshold = ctx.options["dead_fraction"]
+    samples = probe.batches * (probe.batch_size or 1)
+    for layer in probe.layers:
+        if layer.dead_fraction is None or layer.dead_fraction < threshold:
+            continue
+        yield ctx.finding(
+            _at(graph, layer.name),
+            f"{layer.dead_fraction:.0%} of the {layer.units} units of `{layer.name}` were never active on "
+            f"{probe.batches} probe batches ({samples} samples) (threshold ≥ {threshold:.0%}): "
+            f"no gradient flows through them",
+            severity=Severity.ERROR if layer.dead_fraction >= 1.0 else Severity.WARNING,
+            fix="check the biases and initialization before this ReLU (He init, biases ≥ 0), lower the "
+                "learning rate, or use LeakyReLU/GELU",
+            dead_fraction=layer.dead_fraction, units=layer.units, threshold=threshold)
 
 
 @rule(id="saturated-activations", severity="warning", measured=True,
@@ -101,7 +167,20 @@ model = nn.Sequential(linear, nn.Tanh())            # about half the outputs bey
       options={"saturation": 0.3},
       option_help={"saturation": "share of saturated outputs from which a layer is reported"})
 def saturated_activations(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return _measured_by_probe(graph, ctx)
+    probe = _judged(ctx)
+    if probe is None:
+        return
+    threshold = ctx.options["saturation"]
+    for layer in probe.layers:
+        if layer.saturation is None or layer.saturation < threshold:
+            continue
+        yield ctx.finding(
+            _at(graph, layer.name),
+            f"{layer.saturation:.0%} of the outputs of `{layer.name}` are saturated (|tanh| > 0.99, sigmoid "
+            f"< 0.01 or > 0.99; threshold ≥ {threshold:.0%}): their derivative is nearly zero",
+            fix="scale the initialization down (Xavier for sigmoid/tanh), normalize the inputs, add a norm "
+                "layer before the activation, or use a non-saturating activation",
+            saturation=layer.saturation, threshold=threshold)
 
 
 @rule(id="nonfinite-values", severity="error", measured=True,
@@ -117,16 +196,16 @@ class Net(nn.Module):
 ```""",
       fix="Check the layer's inputs and initialization; clamp before log/sqrt/div; compute the loss in float32.")
 def nonfinite_values(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
-    return _measured_by_probe(graph, ctx)
+    probe = getattr(ctx, "probe", None)
+    if probe is None or not _nonfinite(probe):
+        return
+    where = f"layer `{probe.first_nonfinite}` is the first to output NaN/Inf" if probe.first_nonfinite else \
+        f"the total gradient norm is {probe.total_grad_norm} although every layer's output is finite"
+    yield ctx.finding(
+        _at(graph, probe.first_nonfinite), f"{where} on {probe.device} (threshold: any non-finite value)",
+        fix="check the layer's inputs and initialization; lower the learning rate, add normalization, "
+            "or compute the loss in float32",
+        first_nonfinite=probe.first_nonfinite, total_grad_norm=probe.total_grad_norm)
 
 
 RULES = [vanishing_gradient, exploding_gradient, dead_relu, saturated_activations, nonfinite_values]
-
-
-def probe_thresholds(rules: Iterable, options: dict[str, dict]) -> dict[str, float]:
-    """The probes' threshold table from these rules' options (defaults overridden by settings)."""
-    thresholds: dict[str, float] = {}
-    for item in rules:
-        thresholds.update(item.options)
-        thresholds.update({k.replace("-", "_"): v for k, v in options.get(item.id, {}).items()})
-    return thresholds

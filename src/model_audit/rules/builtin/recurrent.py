@@ -78,6 +78,9 @@ optimizer.step()
 Pass the training script (`--train-script train.py`) or the step function
 (`audit(..., train_step=step)`) so the audit can see it.
 """,
+    options={"rnn_growth": 10.0},
+    option_help={"rnn_growth": "with --probe: gradient-norm growth from the shortest to the longest sequence "
+                               "from which the finding becomes an error"},
 )
 def unclipped_rnn(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
     recurrent = [layer for layer in graph if layer.kind == "recurrent"]

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from ...ir import ops
 from ...ir.graph import Layer, LayerGraph
 from ...report.finding import Finding
 from ..base import RuleContext, graded, rule
 from ._layers import SATURATING_MAX_DERIVATIVE, data_inputs, describe, output_layers, saturating
 
-_PRODUCTS = {"mul", "imul", "div", "truediv", "idiv", "matmul", "bmm", "einsum"}
 
 
 def _is_product(layer: Layer, layers: dict[str, Layer]) -> bool:
     """A product of two activations (x * gate, q @ k): the gate's derivative scales, it does not chain."""
     name = layer.type.rstrip("_") if layer.module is None else ""
-    return (name in _PRODUCTS or layer.kind == "matmul") and len(data_inputs(layer, layers)) >= 2
+    return (name in ops.PRODUCTS or layer.kind == "matmul") and len(data_inputs(layer, layers)) >= 2
 
 
 def _is_gate(name: str, layers: dict[str, Layer], consumers: dict[str, list[str]]) -> bool:

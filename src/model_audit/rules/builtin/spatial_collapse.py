@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
+from ...ir import ops
 from ...ir.graph import Layer, LayerGraph
 from ...report.finding import Finding
 from ..base import RuleContext, rule
 from ...ir.facts import conv_geometry, op_name, pool_geometry, spatial_shape
 from ._layers import effective_kernel, pool_window, size_text
 
-_REDUCTIONS = {"mean", "amax", "sum", "max"}
 
 
 def _below_kernel(layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -41,7 +41,7 @@ def _global_on_point(layer: Layer) -> tuple[int, ...] | None:
     if pool is not None and pool.adaptive:
         spatial = spatial_shape(layer)
         return spatial if spatial and math.prod(spatial) == 1 else None
-    if layer.module is None and op_name(layer) in _REDUCTIONS and layer.input_shapes:
+    if layer.module is None and op_name(layer) in ops.SPATIAL_REDUCTIONS and layer.input_shapes:
         shape = layer.input_shapes[0]
         dims = layer.arguments.get("dim", layer.arguments.get("arg1"))
         if len(shape) not in (4, 5) or dims is None:
