@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 import torch.nn as nn
@@ -43,7 +43,7 @@ class AuditOptions:
     select: Iterable[str] | None = None
     ignore: Iterable[str] | None = None
     severity: dict[str, str] | None = None
-    options: dict[str, dict[str, Any]] | None = None  # rule options by rule id
+    rule_options: dict[str, dict[str, Any]] | None = None  # rule options by rule id (``options=`` in audit())
     config: ProjectConfig | None = None
     settings: RuleSettings | None = None
     source_path: str | Path | None = None
@@ -87,10 +87,12 @@ def resolve_devices(device: str | None) -> Devices:
     )
 
 
-def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | None = None, **kwargs: Any) -> AuditReport:
+def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | Mapping[str, Any] | None = None,
+          **kwargs: Any) -> AuditReport:
     """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
-    Options come as ``options=AuditOptions(...)`` and/or keyword arguments (which win): counting runs
+    Options come as ``options=AuditOptions(...)`` and/or keyword arguments (which win; ``options={rule id:
+    {option: value}}`` as a mapping still sets rule options, as before ``AuditOptions``): counting runs
     on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu when the model cannot
     run there). Rules run unless ``rules=False``; ``select``/``ignore``/``severity``/``options``
     override ``config`` (a ``[tool.model-audit]`` table, see :func:`model_audit.config.load_config`)
@@ -98,6 +100,9 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | None 
     device ``"auto"``: CUDA when available, else CPU); ``cross_check="fvcore"`` and ``erf=True`` add
     those sections. The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
     """
+    if options is not None and not isinstance(options, AuditOptions):
+        kwargs = {"rule_options": options, **kwargs}  # the rule-options mapping earlier releases took
+        options = None
     unknown = sorted(set(kwargs) - OPTION_NAMES)
     if unknown:
         raise TypeError(f"audit() got unexpected keyword argument(s) {', '.join(unknown)}")
@@ -105,7 +110,7 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | None 
     devices = resolve_devices(opts.device)
     graph = trace_and_analyse(model, inputs, opts, devices)
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
-                                                     severity=opts.severity, options=opts.options)
+                                                     severity=opts.severity, options=opts.rule_options)
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__

@@ -36,7 +36,8 @@ Formula = Callable[[Sequence[Any], dict, Any], Cost]
 FORMULAS: dict[Any, Formula] = {}
 
 
-ORIGINS: dict[Any, str] = {}  # op packet -> who registered its formula ("model-audit" or a plugin)
+ORIGINS: dict[Any, str] = {}  # op packet -> who registered its formula (BUILTIN, a plugin, register_cost())
+BUILTIN = "model-audit"
 
 
 def register(*packets: Any) -> Callable[[Formula], Formula]:
@@ -45,7 +46,7 @@ def register(*packets: Any) -> Callable[[Formula], Formula]:
     def deco(fn: Formula) -> Formula:
         for packet in packets:
             if packet is not None:
-                register_cost(packet, fn)
+                register_cost(packet, fn, origin=BUILTIN)
         return fn
 
     return deco
@@ -64,7 +65,7 @@ def _resolve_packet(op: Any) -> Any:
     return getattr(op, "overloadpacket", op)
 
 
-def register_cost(op: Any, formula: Formula, *, origin: str = "model-audit") -> None:
+def register_cost(op: Any, formula: Formula, *, origin: str = "register_cost()") -> None:
     """Register ``formula(args, kwargs, out) -> Cost`` for ``op`` (a packet, an overload or ``"ns::name"``).
 
     Raises ``ValueError`` when the op already has a formula: two formulas for one op would make the
@@ -443,6 +444,9 @@ def _pool(dims: int) -> Formula:
         result = out[0] if isinstance(out, (tuple, list)) else out
         return Cost(0, numel(result.shape) * _kernel_volume(args[1], dims))
 
+    formula.__qualname__ = f"_pool{dims}d"
+    formula.__doc__ = "numel(out) x kernel volume"
+
     return formula
 
 
@@ -471,6 +475,9 @@ def _interp(points: int) -> Formula:
     def formula(args, kwargs, out) -> Cost:
         return Cost(0, points * numel(out.shape))
 
+    formula.__qualname__ = f"_interpolate_{points}"
+    formula.__doc__ = f"{points} per output element (neighbours read)"
+
     return formula
 
 
@@ -483,6 +490,7 @@ register(_op("upsample_bicubic2d"), _op("_upsample_bicubic2d_aa"))(_interp(16))
 # --------------------------------------------------------------------------- pointwise
 
 def _pointwise(args, kwargs, out) -> Cost:
+    """1 per floating-point output element (integer/boolean results cost 0)"""
     result = _first_tensor(out)
     if not _is_float(result):
         return Cost()
@@ -520,3 +528,38 @@ def op_name(func: Any) -> str:
     if isinstance(qualified, str) and "::" in qualified:
         return qualified.replace("::", ".", 1)
     return f"aten.{getattr(packet, '__name__', str(packet))}"
+
+
+# --------------------------------------------------------------------------- the table, for docs/flops.md
+
+DOC_BEGIN = "<!-- BEGIN GENERATED: python -m model_audit.analyses.costs -->"
+DOC_END = "<!-- END GENERATED -->"
+
+
+def formulas_markdown() -> str:
+    """The registry as Markdown: each built-in formula with the ATen ops it costs, then the zero-cost ops.
+
+    ``docs/flops.md`` embeds exactly this block (a test checks it), so the page cannot drift from the
+    code: regenerate it with ``python -m model_audit.analyses.costs``.
+    """
+    by_formula: dict[Any, list[str]] = {}
+    for packet, formula in FORMULAS.items():
+        if ORIGINS.get(packet) == BUILTIN:
+            by_formula.setdefault(formula, []).append(op_name(packet))
+    lines = [DOC_BEGIN, "", "| formula | what it counts | ATen ops |", "|---|---|---|"]
+    rows = []
+    for formula, names in by_formula.items():
+        doc = (formula.__doc__ or "").strip().splitlines()
+        what = doc[0].rstrip(".") if doc else ""
+        label = getattr(formula, "__qualname__", "?").replace("<locals>.", "").replace("_pointwise", "pointwise")
+        rows.append((label, what, ", ".join(f"`{n}`" for n in sorted(names))))
+    for label, what, names in sorted(rows):
+        lines.append(f"| `{label}` | {what.replace('|', '/')} | {names} |")
+    zero = sorted(op_name(p) for p in ZERO_COST)
+    lines += ["", f"Zero-cost ops ({len(zero)}: data movement, metadata, creation, comparison, selection): "
+              + ", ".join(f"`{n}`" for n in zero), "", DOC_END]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(formulas_markdown())
