@@ -28,6 +28,7 @@ examples:
   model-audit model.py --cross-check fvcore           # fvcore's count beside ours, per module
   model-audit model.py --max-params 25M --max-flops 8G          # CI gate: exit 1 over budget
   model-audit model.py --format sarif -o audit.sarif            # also markdown, html, github
+  model-audit model.py --format svg -o model.svg      # the layer graph, repeated blocks as "x N"; also dot, mermaid
 
 exit codes: 0 ok, 1 budget or finding breach, 2 usage or input error.
 """
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch.fx graph (auto tries it first) or module hooks (fallback)")
     parser.add_argument("--depth", type=int, default=None, metavar="N", help="roll table rows up to module depth N")
     parser.add_argument("--format", "-f", default="table", choices=list(FORMATS), help="output format (default: table)")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="show zero-cost view/reshape rows instead of folding them into the layer that reads them")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--backward", action="store_true", help="also count backward-pass MACs/FLOPs (measured, not estimated)")
     parser.add_argument("--cross-check", choices=["fvcore"], default=None,
@@ -164,7 +167,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             loaded.model, inputs if inputs is not None else input_shape, seed=args.seed, device=erf_device, report=report)
     breaches = enforce(report, budget)  # recorded in the report, one stderr line per breach
     if args.format not in ("table", "json"):
-        text = _render_other(report, args.format, args.depth)
+        text = _render_other(report, args.format, args.depth, args.all_rows)
     elif args.format == "json":
         from ..render.json_report import render_json
 
@@ -172,7 +175,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     else:
         from ..render.table import render_table
 
-        text = render_table(report, depth=args.depth, columns=columns)
+        text = render_table(report, depth=args.depth, columns=columns, all_rows=args.all_rows)
         if args.cross_check == "fvcore":
             text += "\n\n" + render_crosscheck(check)
         if args.erf:
@@ -187,14 +190,14 @@ def run(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _render_other(report, fmt: str, depth: int | None) -> str:
+def _render_other(report, fmt: str, depth: int | None, all_rows: bool = False) -> str:
     """markdown/html/sarif/github; SARIF gets the rules' documentation from the registry."""
     rules = None
     if fmt == "sarif":
         from ..rules.metadata import rule_metadata
 
         rules = rule_metadata(f.rule for f in report.findings)
-    return render(report, fmt, depth=depth, rules=rules)
+    return render(report, fmt, depth=depth, rules=rules, all_rows=all_rows)
 
 
 def _emit(text: str, path: str | None) -> None:

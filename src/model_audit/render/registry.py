@@ -5,16 +5,23 @@ from typing import Any, Mapping
 
 from ..report.audit_report import AuditReport
 
-FORMATS = ("table", "json", "markdown", "html", "sarif", "github")
+FORMATS = ("table", "json", "markdown", "html", "sarif", "github", "dot", "svg", "mermaid")
 
 
 def render(report: AuditReport, fmt: str, *, depth: int | None = None,
-           rules: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata) feeds SARIF's rule descriptors."""
+           rules: Mapping[str, Mapping[str, Any]] | None = None, all_rows: bool = False) -> str:
+    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata) feeds SARIF's rule descriptors.
+
+    ``all_rows`` keeps zero-cost view/reshape rows the table and HTML otherwise fold into their reader.
+    """
+    if fmt in ("dot", "svg", "mermaid"):  # the collapsed layer graph (graph.py builds it once)
+        from .graph import GRAPH_RENDERERS
+
+        return GRAPH_RENDERERS[fmt](report)
     if fmt == "table":
         from .table import render_table
 
-        return render_table(report, depth=depth)
+        return render_table(report, depth=depth, all_rows=all_rows)
     if fmt == "json":
         from .json_report import render_json
 
@@ -26,7 +33,7 @@ def render(report: AuditReport, fmt: str, *, depth: int | None = None,
     if fmt == "html":
         from .html import render_html
 
-        return render_html(report, depth=depth)
+        return render_html(report, depth=depth, all_rows=all_rows)
     if fmt == "sarif":
         from .sarif import render_sarif
 

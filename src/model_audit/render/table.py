@@ -5,6 +5,7 @@ from tabulate import tabulate
 
 from ..report.audit_report import AuditReport
 from ..units import format_count
+from .cells import findings_by_layer, findings_cell, params_cell
 from .findings import render_findings
 from .receptive_field import row_field, summary_line
 from .rollup import rows
@@ -22,21 +23,28 @@ def _pct(part: int, total: int) -> str:
     return f"{100.0 * part / total:.1f}%" if total else "-"
 
 
-def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None) -> str:
-    """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables."""
+def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None,
+                 all_rows: bool = False) -> str:
+    """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables.
+
+    Zero-cost view/reshape rows are folded into their reader unless ``all_rows`` (see folding.py).
+    """
     columns = columns or {}
     if report.probe is not None:
         from .probe_table import probe_columns
 
         columns = {**columns, **probe_columns(report.probe)}
+    by_layer = findings_by_layer(report.findings)
+    if by_layer:
+        columns = {**columns, "findings": lambda row: findings_cell(row, by_layer)}
     headers = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "% MACs", "RF", *columns.keys()]
     body = []
-    for row in rows(report, depth):
+    for row in rows(report, depth, fold=not all_rows):
         body.append([
             row.name + ("" if all(l.executed for l in row.layers) else " (not run)"),
             row.type,
             _shape(row.output_shape),
-            format_count(row.params) if row.params else "",
+            params_cell(row, format_count),
             format_count(row.macs) if row.macs else "",
             format_count(row.flops) if row.flops else "",
             _pct(row.macs, report.macs) if row.macs else "",
@@ -49,6 +57,11 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
                      colalign=("left", "left", "left", "right", "right", "right", "right", "right",
                                *["right"] * len(columns)))
     summary = render_summary(report)
+    if not all_rows:
+        from .folding import folded_note
+
+        note = folded_note(report)
+        summary += f"\nnote: {note}" if note else ""
     if report.probe is not None:
         from .probe_table import render_probe_summary
 
