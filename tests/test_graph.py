@@ -3,6 +3,8 @@ module lists, SVG parsed by xml.etree, DOT parsed by pydot, Mermaid checked for 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 
 import pydot
@@ -128,6 +130,27 @@ def test_vit_svg_is_well_formed_and_small(vit):
     assert 10 <= len(nodes) <= 40
     assert any(t.startswith("× 12") and "encoder_layer_0..11" in t for t in texts)
     assert "self_attention" in texts and "mlp.0" in texts  # names inside the block are relative to it
+
+
+def _chromium() -> str | None:
+    return next((shutil.which(n) for n in ("chromium-headless-shell", "chromium", "chromium-browser") if shutil.which(n)), None)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no headless Chromium (apt-get install chromium)")
+def test_vit_svg_renders_in_headless_chromium(vit, tmp_path):
+    _, report = vit
+    page = tmp_path / "vit.svg"
+    page.write_text(render(report, "svg"))
+    shot = tmp_path / "vit.png"
+    subprocess.run([_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-first-run", "--window-size=900,1500", f"--screenshot={shot}", page.as_uri()],
+                   capture_output=True, timeout=120, check=True)
+    from PIL import Image
+
+    pixels = list(Image.open(shot).convert("RGB").getdata())
+    hottest = sum(1 for p in pixels if p == (84, 174, 255))  # fill of the costliest box (self_attention)
+    purple = sum(1 for p in pixels if p == (130, 80, 223))  # the params bars, #8250df
+    assert hottest > 5000 and purple > 200, (hottest, purple)
 
 
 def test_vit_dot_parses(vit):

@@ -14,7 +14,7 @@ from html import escape
 from ..units import format_count
 from .graph import SEVERITY_COLOR, LayerGraphView, Node, cluster_caption, fill_color, node_caption, short_label
 
-NODE_W, NODE_H, H_GAP, V_GAP, MARGIN, TOP = 260, 50, 70, 24, 20, 56
+NODE_W, NODE_H, H_GAP, V_GAP, MARGIN, TOP = 280, 50, 70, 24, 20, 56
 
 
 def layout(view: LayerGraphView) -> dict[str, tuple[float, float]]:
@@ -127,11 +127,11 @@ def _edges(view: LayerGraphView, pos: dict[str, tuple[float, float]]) -> list[st
 def _node(node: Node, view: LayerGraphView, at: tuple[float, float], peak_params: int) -> str:
     x, y = at
     name = short_label(node, view)
-    name = name if len(name) <= 38 else "…" + name[-37:]
+    name = name if len(name) <= 44 else "…" + name[-43:]
     caption, _, shared = node_caption(node, format_count).partition(" · shares ")
-    caption = caption if len(caption) <= 46 else caption[:45] + "…"
+    caption = caption if len(caption) <= 50 else caption[:49] + "…"
     shared = f"shares {shared}" if shared else ""
-    shared = shared if len(shared) <= 46 else "…" + shared[-45:]
+    shared = shared if len(shared) <= 50 else "…" + shared[-49:]
     tooltip = f"{node.name}\n{node_caption(node, format_count)}"
     if node.macs:
         tooltip += f"\nMACs {node.macs:,} ({100 * node.macs / view.total_macs:.1f}% of the model, per copy)" \
@@ -141,7 +141,7 @@ def _node(node: Node, view: LayerGraphView, at: tuple[float, float], peak_params
     if node.severity:
         stroke, width = SEVERITY_COLOR.get(node.severity, "#cf222e"), 3
         rules = sorted({f.rule for f in node.findings})
-        tooltip += "".join(f"\n{f.severity}: {f.rule}: {f.message}" for f in node.findings)
+        tooltip += "".join(f"\n{f.severity}: {f.rule} at {f.layer}: {f.message}" for f in node.findings)
         findings = (f'<text x="{x + NODE_W + 6:.0f}" y="{y + 14:.0f}" fill="{stroke}" style="fill:{stroke}">'
                     f"⚠ {escape(', '.join(rules))}</text>")
     bar = ""
