@@ -273,3 +273,36 @@ def test_cli_writes_svg_dot_mermaid(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(path), "--format", "png"])
     assert exit_info.value.code == 2
+
+
+def test_resnet50_repeats_after_the_downsampling_block():
+    model = torchvision.models.resnet50()
+    view = build_graph(audit(model, input_shape=(1, 3, 224, 224), rules=False))
+    runs = sorted((c.label, c.repeat) for c in view.clusters.values())
+    stages = [(f"layer{i}", getattr(model, f"layer{i}")) for i in range(1, 5)]
+    # Block 0 of each stage has the downsample branch; blocks 1.. are identical Bottlenecks.
+    assert runs == [(f"{name}.1..{len(stage) - 1}", len(stage) - 1) for name, stage in stages]
+    assert len(view.nodes) <= MAX_NODES
+    assert sum(n.params for n in view.nodes if n.cluster is None) + sum(c.params for c in view.clusters.values()) \
+        == sum(p.numel() for p in model.parameters())
+
+
+def test_too_many_nodes_draws_deep_modules_whole():
+    widths = [4 + i for i in range(15)]  # no two blocks alike: nothing repeats
+    layers: list[nn.Module] = []
+    for i, width in enumerate(widths):
+        if i:
+            layers.append(nn.Linear(widths[i - 1], width))
+        layers.append(Block(width))
+    model = nn.Sequential(*layers)
+    report = audit(model, input_shape=(2, 4), rules=False)
+    assert len(build_graph(report, max_nodes=1000).nodes) == 1 + 15 * 3 + 14
+    view = build_graph(report)
+    assert not view.clusters and len(view.nodes) <= MAX_NODES
+    whole = [n for n in view.nodes if n.kind == "module"]
+    assert whole and all(n.type == "Block" for n in whole)
+    for node in whole:
+        assert node.params == sum(p.numel() for p in model.get_submodule(node.name).parameters())
+    assert sum(n.params for n in view.nodes) == sum(p.numel() for p in model.parameters())
+    assert any("drawn as one node" in note for note in view.notes)
+    check_svg(render(report, "svg"))

@@ -132,7 +132,7 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
     """Collapse repeated blocks, fold views, and shrink to ``max_nodes`` by drawing deep modules whole."""
     folded = fold_targets(report)
     drawn = [l for l in report.layers if l.executed and l.name not in folded]
-    by_name = report.graph.by_name() if report.graph is not None else {l.name: l for l in report.layers}
+    by_name = {l.name: l for l in report.layers}
     root = _Tree()
     for layer in drawn:
         node = root
@@ -166,12 +166,11 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
                 walk(tree.children[key], first, inner)
 
     walk(root, (), None)
-    cluster_of_path = {path: c for path, c in clusters.items()}
 
     def innermost(path: Path) -> str | None:
         best = None
         for length in range(1, len(path) + 1):
-            c = cluster_of_path.get(path[:length])
+            c = clusters.get(path[:length])
             if c is not None:
                 best = c.id
         return best
@@ -224,7 +223,7 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
 
     input_node = {n.name: n for n in nodes.values() if n.is_input}
     position = {n.id: i for i, n in enumerate(nodes.values())}
-    edges: list[tuple[str, str]] = []
+    edges: dict[tuple[str, str], None] = {}  # ordered set
 
     def sources(name: str, seen: set[str]) -> list[Node]:
         if name in seen:
@@ -242,8 +241,8 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
         for src_name in layer.inputs:
             for src in sources(src_name, set()):
                 edge = (src.id, dst.id)
-                if src is not dst and position[src.id] < position[dst.id] and edge not in edges:
-                    edges.append(edge)
+                if src is not dst and position[src.id] < position[dst.id]:
+                    edges[edge] = None
     notes = []
     hidden = [l for l in report.layers if not l.executed]
     if hidden:
@@ -252,8 +251,15 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
         notes.append(f"{missed} finding(s) name no drawn layer")
     if collapsed:
         notes.append(f"{len(collapsed)} module(s) drawn as one node to stay within {max_nodes} nodes")
-    return LayerGraphView(report.model, list(nodes.values()), edges,
-                          {c.id: c for c in clusters.values()}, notes, report.macs)
+    shown: set[str] = set()  # clusters with a node inside (a run inside a module drawn whole has none)
+    by_id = {c.id: c for c in clusters.values()}
+    for node in nodes.values():
+        cluster_id = node.cluster
+        while cluster_id is not None:
+            shown.add(cluster_id)
+            cluster_id = by_id[cluster_id].parent
+    return LayerGraphView(report.model, list(nodes.values()), list(edges),
+                          {c.id: c for c in clusters.values() if c.id in shown}, notes, report.macs)
 
 
 def _pointwise_modules(drawn: list[Layer], canonical: dict[str, Path]) -> set[Path]:
