@@ -183,6 +183,7 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
         return len({_collapse(canonical[l.name], collapsed) for l in drawn})
 
     collapsed = _pointwise_modules(drawn, canonical)
+    pointwise = len(collapsed)
     while node_count(collapsed) + len(report.inputs) > max_nodes:
         candidate = _deepest_group(list(order), collapsed)
         if candidate is None:
@@ -249,8 +250,8 @@ def build_graph(report: AuditReport, max_nodes: int = MAX_NODES) -> LayerGraphVi
         notes.append(f"{len(hidden)} parameter row(s) of modules that never ran are not drawn")
     if missed:
         notes.append(f"{missed} finding(s) name no drawn layer")
-    if collapsed:
-        notes.append(f"{len(collapsed)} module(s) drawn as one node to stay within {max_nodes} nodes")
+    if len(collapsed) > pointwise:
+        notes.append(f"{len(collapsed) - pointwise} module(s) drawn as one node to stay within {max_nodes} nodes")
     shown: set[str] = set()  # clusters with a node inside (a run inside a module drawn whole has none)
     by_id = {c.id: c for c in clusters.values()}
     for node in nodes.values():
