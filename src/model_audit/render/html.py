@@ -97,7 +97,7 @@ def _graph(report: AuditReport) -> str:
 
 def _layers(report: AuditReport, table: list, depth: int | None, all_rows: bool = False) -> str:
     columns: dict = {}
-    if report.probe is not None:
+    if hasattr(report.probe, "layers"):  # a ProbeReport (a plain dict has no per-layer columns to add)
         from .probe_table import probe_columns
 
         columns.update(probe_columns(report.probe))
