@@ -55,7 +55,7 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
                  format_count(report.flops), "100%" if report.macs else "", "", *["" for _ in columns]])
     table = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
                      colalign=("left", "left", "left", "right", "right", "right", "right", "right",
-                               *["right"] * len(columns)))
+                               *["left" if name == "findings" else "right" for name in columns]))
     summary = render_summary(report)
     if not all_rows:
         from .folding import folded_note
