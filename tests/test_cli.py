@@ -67,7 +67,7 @@ def test_json_equals_report_to_dict(tmp_path, capsys):
     loaded = load_target(path)  # the model as the CLI loads it: same classes, so same finding sources
     expected = audit(loaded.model, input_shape=(2, 3, 16, 16), name="model", source_path=loaded.path).to_dict()
     assert data == json.loads(json.dumps(expected))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     for key in ("params", "trainable_params", "params_without_bias", "params_without_norm", "macs", "flops",
                 "tracer", "uncounted_ops"):
         assert key in data["summary"], key

@@ -138,7 +138,9 @@ def test_html_is_self_contained_well_formed_and_charts_every_layer_with_work():
     assert "<script" not in html and "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     macs_layers = [l for l in report.layers if l.macs]
     param_layers = [l for l in report.layers if l.params]
-    assert checker.counts["rect"] == len(macs_layers) + len(param_layers)
+    charts = html[html.index("<h2>MACs by layer"):]  # after the layer graph, whose boxes are rects too
+    assert charts.count("<rect") == len(macs_layers) + len(param_layers)
+    assert "<h2>Layer graph</h2>" in html and checker.counts["svg"] == 4  # graph, MACs, params, gradient norms
     assert checker.counts["circle"] == 3 and "1e-4" in html and "1e0" in html  # log axis spans the norms
     assert checker.counts["tr"] == 1 + len(report.layers) + 1 + 1 + len(report.findings)  # layers + findings tables
     assert "kernel 3 | pipes, 100% and\nnewlines" in html and "exceeds the budget" in html
@@ -160,7 +162,8 @@ def test_html_renders_in_headless_chromium(tmp_path):
     shot = tmp_path / "shot.png"
     args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1000,1400"]
     dom = subprocess.run(args + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<rect") == sum(1 for l in report.layers if l.macs) + sum(1 for l in report.layers if l.params)
+    charts = dom[dom.index("MACs by layer"):]  # after the layer graph, whose boxes are rects too
+    assert charts.count("<rect") == sum(1 for l in report.layers if l.macs) + sum(1 for l in report.layers if l.params)
     subprocess.run(args + [f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120, check=True)
     from PIL import Image
 

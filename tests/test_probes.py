@@ -192,10 +192,10 @@ def test_first_nonfinite_layer_is_named():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 8), _Log(), nn.Linear(8, 2))  # log of negative pre-activations: NaN
     report = audit(model, input_shape=(16, 8), probe=True)
-    assert report.probe.first_nonfinite == "log"  # the fx node inside _Log, as the IR names it
+    assert report.probe.first_nonfinite == "1.log"  # the functional op inside _Log (module "1"), as the IR names it
     assert [l.nonfinite for l in report.probe.layers] == [False, True, True]
     finding = next(f for f in report.findings if f.rule == "nonfinite-values")
-    assert finding.layer == "log" and str(finding.severity) == "error"
+    assert finding.layer == "1.log" and str(finding.severity) == "error"
 
 
 class _FunctionalReLU(nn.Module):

@@ -36,7 +36,7 @@ def test_even_kernel_fires(tracer, functional):
     [finding] = run(nn.Sequential(conv, nn.ReLU()), (1, 8, 16, 16), "even-kernel", tracer)
     assert str(finding.severity) == "warning"
     assert finding.data == {"kernel": [4, 4], "stride": [1, 1], "even_axes": [0, 1]}
-    assert finding.layer == {(False, "fx"): "0", (False, "hooks"): "0", (True, "fx"): "conv2d",
+    assert finding.layer == {(False, "fx"): "0", (False, "hooks"): "0", (True, "fx"): "0.conv2d",
                              (True, "hooks"): "0.convolution"}[functional, tracer]
 
 

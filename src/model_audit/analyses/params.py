@@ -32,6 +32,7 @@ def annotate_params(graph: LayerGraph) -> None:
     seen: set[int] = set()
     seen_buffers: set[int] = set()
     qualified = {id(p): name for name, p in model.named_parameters(remove_duplicate=False)}
+    canonical = {id(p): name for name, p in model.named_parameters()}  # a tied tensor's first name
     owners = {}
     for mod_name, module in model.named_modules(remove_duplicate=False):
         for pname, p in module.named_parameters(recurse=False):
@@ -41,6 +42,7 @@ def annotate_params(graph: LayerGraph) -> None:
             for pname, p in layer.module.named_parameters():
                 if id(p) in seen:
                     layer.shared_params += p.numel()
+                    _mark_shared(layer, canonical.get(id(p)))
                     continue
                 seen.add(id(p))
                 _count(layer, pname, p, owners.get(id(p)))
@@ -53,6 +55,7 @@ def annotate_params(graph: LayerGraph) -> None:
             if isinstance(tensor, nn.Parameter):
                 if id(tensor) in seen:
                     layer.shared_params += tensor.numel()
+                    _mark_shared(layer, canonical.get(id(tensor)))
                 else:
                     seen.add(id(tensor))
                     _count(layer, layer.target, tensor, owners.get(id(tensor)))
@@ -60,6 +63,12 @@ def annotate_params(graph: LayerGraph) -> None:
                 seen_buffers.add(id(tensor))
                 layer.buffers += tensor.numel()
     _add_unexecuted(graph, seen, seen_buffers, qualified)
+
+
+def _mark_shared(layer: Layer, name: str | None) -> None:
+    """Name the tensors a layer reuses (``attrs["shares"]``, in the JSON): a tied ``lm_head`` has 0 own params."""
+    if name is not None and name not in layer.attrs.setdefault("shares", []):
+        layer.attrs["shares"].append(name)
 
 
 def _lookup(model: nn.Module, target: str):

@@ -52,6 +52,8 @@ def main(argv: list[str]) -> int:
               f"--max-increase {args.max_increase}", file=sys.stderr)
     return 1 if grown else 0
 
+READABLE_SCHEMAS = (1, 2)
+
 
 def _load(path: str) -> dict[str, Any]:
     try:
@@ -64,8 +66,9 @@ def _load(path: str) -> dict[str, Any]:
     if not isinstance(data, dict) or "summary" not in data or "layers" not in data:
         raise AuditError(f"{path} is not a model-audit JSON report (no 'summary'/'layers'); "
                          "make one with `model-audit TARGET --format json --output FILE`")
-    if data.get("schema_version") != 1:
-        raise AuditError(f"{path}: unsupported schema_version {data.get('schema_version')!r} (this model-audit reads 1)")
+    if data.get("schema_version") not in READABLE_SCHEMAS:  # 2 renamed functional layers only (CHANGELOG.md)
+        raise AuditError(f"{path}: unsupported schema_version {data.get('schema_version')!r} "
+                         f"(this model-audit reads {', '.join(map(str, READABLE_SCHEMAS))})")
     return data
 
 

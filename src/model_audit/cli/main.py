@@ -27,6 +27,7 @@ examples:
   model-audit model.py --cross-check fvcore           # fvcore's count beside ours, per module
   model-audit model.py --max-params 25M --max-flops 8G          # CI gate: exit 1 over budget
   model-audit model.py --format sarif -o audit.sarif            # also markdown, html, github
+  model-audit model.py --format svg -o model.svg      # the layer graph, repeated blocks as "x N"; also dot, mermaid
 
 exit codes: 0 ok, 1 budget or finding breach, 2 usage or input error.
 """
@@ -59,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="torch.fx graph (auto tries it first) or module hooks (fallback)")
     parser.add_argument("--depth", type=int, default=None, metavar="N", help="roll table rows up to module depth N")
     parser.add_argument("--format", "-f", default="table", choices=list(FORMATS), help="output format (default: table)")
+    parser.add_argument("--all-rows", action="store_true",
+                        help="show zero-cost view/reshape rows instead of folding them into the layer that reads them")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--backward", action="store_true", help="also count backward-pass MACs/FLOPs (measured, not estimated)")
     parser.add_argument("--cross-check", choices=["fvcore"], default=None,
@@ -153,7 +156,7 @@ def run(argv: Sequence[str] | None = None) -> int:
         from ..rules.metadata import rule_metadata
 
         rules = rule_metadata(f.rule for f in report.findings)
-    _emit(render(report, args.format, depth=args.depth, rules=rules), args.output)
+    _emit(render(report, args.format, depth=args.depth, rules=rules, all_rows=args.all_rows), args.output)
     if breaches:  # budget breach; findings are judged below
         return 1
     if settings.fails(report.findings):

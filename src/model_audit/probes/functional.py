@@ -3,8 +3,8 @@
 Module forward hooks see ``nn.ReLU`` but not ``F.relu``. When the audit traced the model with
 torch.fx, the probe re-traces it the same way (in the probe's train/eval mode, inside ``placed_on``
 so the graph reads the stand-in parameters) and runs the graph with an ``fx.Interpreter`` that
-hands every function/method node's output to the recorder. Node names are the IR's layer names
-for functional ops, so the figures join. Used for the gradient passes only (timing runs the model
+hands every function/method node's output to the recorder under the IR's layer name (``build_layers``
+names nodes by scope, as the audit did), so the figures join. Used for the gradient passes only (timing runs the model
 itself, without interpreter overhead).
 """
 from __future__ import annotations
@@ -14,21 +14,21 @@ from typing import Any, Callable
 import torch.fx as fx
 import torch.nn as nn
 
-from ..trace.fx_tracer import symbolic_trace
+from ..trace.fx_tracer import build_layers, symbolic_trace
 from ..ir.graph import LayerGraph
 from .stats import ActivationRecorder
 
 
 class _Recording(fx.Interpreter):
-    def __init__(self, gm: fx.GraphModule, names: set[str], record: Callable[[str, Any], None]) -> None:
+    def __init__(self, gm: fx.GraphModule, names: dict[str, str], record: Callable[[str, Any], None]) -> None:
         super().__init__(gm, garbage_collect_values=True)
-        self.names = names
+        self.names = names  # fx node name -> IR layer name, for the recorded layers
         self.record = record
 
     def run_node(self, n: fx.Node) -> Any:
         out = super().run_node(n)
         if n.name in self.names:
-            self.record(n.name, out)
+            self.record(self.names[n.name], out)
         return out
 
 
@@ -43,8 +43,8 @@ def functional_runner(model: nn.Module, graph: LayerGraph, recorder: ActivationR
     except Exception:  # traced once already; if it fails now (mode-dependent code), modules are still hooked
         notes.append("functional ops were not measured: the model could not be re-traced in the probe's mode")
         return None
-    found = {n.name for n in gm.graph.nodes}
-    if not names <= found:
+    ir_names = {node.name: layer.name for node, layer in build_layers(gm, model)[0].items()}
+    if not names <= set(ir_names.values()):
         notes.append("functional ops were not measured: the re-traced graph names its nodes differently")
         return None
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
@@ -52,6 +52,7 @@ def functional_runner(model: nn.Module, graph: LayerGraph, recorder: ActivationR
     def run(args: tuple, kwargs: dict) -> Any:
         if kwargs or len(args) != len(placeholders):
             return model(*args, **kwargs)
-        return _Recording(gm, names, recorder.record_function).run(*args)
+        wanted = {node: name for node, name in ir_names.items() if name in names}
+        return _Recording(gm, wanted, recorder.record_function).run(*args)
 
     return run

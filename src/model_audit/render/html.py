@@ -1,4 +1,4 @@
-"""``--format html``: one self-contained page — summary, budgets, findings, inline SVG charts, layers.
+"""``--format html``: one self-contained page — summary, budgets, findings, layer graph, SVG charts, layers.
 
 No scripts, no external stylesheet or font: the file opens the same from a CI artifact, an
 e-mail attachment or a laptop without network. Charts are plain SVG drawn here: MACs and params
@@ -14,6 +14,8 @@ from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS
+from .cells import findings_by_layer, findings_cell, params_cell
+from .receptive_field import row_field
 from .rollup import rows
 
 MAX_BARS = 60
@@ -25,19 +27,21 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}co
 .ok{color:#1a7f37}.bad{color:#cf222e}.error{color:#cf222e}.warning{color:#9a6700}.info{color:#0969da}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;padding:.6rem 1rem;min-width:9rem}
 .card b{display:block;font-size:1.3rem}svg text{font:11px system-ui,sans-serif;fill:#1f2328}.note{color:#57606a}
+.graph{overflow:auto;max-height:80vh;border:1px solid #d0d7de;border-radius:6px}
 """
 
 
-def render_html(report: AuditReport, depth: int | None = None, **_: Any) -> str:
+def render_html(report: AuditReport, depth: int | None = None, all_rows: bool = False, **_: Any) -> str:
+    """The page; the layers table has the terminal table's columns and folds view rows unless ``all_rows``."""
     title = f"model-audit: {report.model}"
-    body = [f"<h1>{escape(title)}</h1>", _summary(report), _budgets(report), _findings(report)]
-    table = rows(report, depth)
+    body = [f"<h1>{escape(title)}</h1>", _summary(report), _budgets(report), _findings(report), _graph(report)]
+    table = rows(report, depth, fold=not all_rows)
     body.append("<h2>MACs by layer</h2>" + bar_chart([(r.name, r.macs) for r in table], "MACs", "#0969da"))
     body.append("<h2>Parameters by layer</h2>" + bar_chart([(r.name, r.params) for r in table], "params", "#8250df"))
     norms = _grad_norms(report)
     if norms:
         body.append("<h2>Gradient norm by depth</h2>" + line_chart(norms))
-    body.append(_layers(report, table, depth))
+    body.append(_layers(report, table, depth, all_rows))
     extras = extras_text(report).strip()
     if extras:
         body.append(f"<h2>Extras</h2><pre>{escape(extras)}</pre>")
@@ -85,21 +89,49 @@ def _findings(report: AuditReport) -> str:
     return f"<h2>Findings ({len(report.findings)})</h2><table>{head}{body}</table>"
 
 
-def _layers(report: AuditReport, table: list, depth: int | None) -> str:
+def _graph(report: AuditReport) -> str:
+    """The collapsed layer graph (render/graph.py), inline; the page stays script-free."""
+    from .graph import build_graph
+    from .svg import render_svg
+
+    if not report.layers:
+        return ""
+    return "<h2>Layer graph</h2><div class=\"graph\">" + render_svg(build_graph(report)) + "</div>"
+
+
+def _layers(report: AuditReport, table: list, depth: int | None, all_rows: bool = False) -> str:
+    columns: dict = {}
+    if hasattr(report.probe, "layers"):  # a ProbeReport (a plain dict has no per-layer columns to add)
+        from .probe_table import probe_columns
+
+        columns.update(probe_columns(report.probe))
+    by_layer = findings_by_layer(report.findings)
+    if by_layer:
+        columns["findings"] = lambda row: findings_cell(row, by_layer)
     head = ("<tr><th>layer</th><th>type</th><th>output shape</th><th>params</th><th>MACs</th><th>FLOPs</th>"
-            "<th>% MACs</th></tr>")
+            "<th>% MACs</th><th>RF</th>" + "".join(f"<th>{escape(name)}</th>" for name in columns) + "</tr>")
     body = []
     for row in table:
         shape = row.output_shape
         shape_text = "" if shape is None else str(list(shape)) if isinstance(shape, tuple) else " ".join(str(list(s)) for s in shape)
         share = f"{100.0 * row.macs / report.macs:.1f}%" if report.macs and row.macs else ""
-        body.append(f"<tr><td><code>{escape(row.name)}</code></td><td>{escape(row.type)}</td><td>{escape(shape_text)}</td>"
-                    f"<td class=\"n\">{row.params:,}</td><td class=\"n\">{row.macs:,}</td><td class=\"n\">{row.flops:,}</td>"
-                    f"<td class=\"n\">{share}</td></tr>")
+        name = row.name + ("" if all(l.executed for l in row.layers) else " (not run)")
+        extra = "".join(f"<td class=\"n\">{escape(str(fn(row)))}</td>" for fn in columns.values())
+        body.append(f"<tr><td><code>{escape(name)}</code></td><td>{escape(row.type)}</td><td>{escape(shape_text)}</td>"
+                    f"<td class=\"n\">{escape(params_cell(row, lambda n: f'{n:,}'))}</td><td class=\"n\">{row.macs:,}</td>"
+                    f"<td class=\"n\">{row.flops:,}</td><td class=\"n\">{share}</td>"
+                    f"<td class=\"n\">{escape(row_field(row.layers))}</td>{extra}</tr>")
+    blanks = "".join("<th></th>" for _ in columns)
     body.append(f"<tr><th>total</th><th></th><th></th><th class=\"n\">{report.params:,}</th><th class=\"n\">{report.macs:,}</th>"
-                f"<th class=\"n\">{report.flops:,}</th><th class=\"n\">100%</th></tr>")
+                f"<th class=\"n\">{report.flops:,}</th><th class=\"n\">100%</th><th></th>{blanks}</tr>")
     where = f" (depth {depth})" if depth else ""
-    return f"<h2>Layers{where}</h2><table>{head}{''.join(body)}</table>"
+    note = ""
+    if not all_rows:
+        from .folding import folded_note
+
+        text = folded_note(report)
+        note = f"<p class=\"note\">{escape(text)}</p>" if text else ""
+    return f"<h2>Layers{where}</h2>{note}<table>{head}{''.join(body)}</table>"
 
 
 def bar_chart(items: Sequence[tuple[str, int]], unit: str, color: str, max_bars: int = MAX_BARS) -> str:

@@ -1,6 +1,6 @@
 """RENDERERS: format name -> renderer. The CLI, ``check`` and the pytest plugin all render through it.
 
-A renderer is ``fn(report, *, depth=None, rules=None) -> str``; adding a format is one entry here
+A renderer is ``fn(report, *, depth=None, rules=None, all_rows=False, **_) -> str``; adding a format is one entry here
 plus its module. ``rules`` (rule id -> metadata) feeds SARIF's rule descriptors.
 """
 from __future__ import annotations
@@ -20,6 +20,9 @@ RENDERERS: dict[str, str] = {
     "html": "model_audit.render.html:render_html",
     "sarif": "model_audit.render.sarif:render_sarif",
     "github": "model_audit.render.github:render_github",
+    "dot": "model_audit.render.graph:render_dot",
+    "svg": "model_audit.render.graph:render_svg",
+    "mermaid": "model_audit.render.graph:render_mermaid",
 }
 FORMATS = tuple(RENDERERS)
 
@@ -34,6 +37,7 @@ def renderer(fmt: str) -> Renderer:
 
 
 def render(report: AuditReport, fmt: str, *, depth: int | None = None,
-           rules: Mapping[str, Mapping[str, Any]] | None = None) -> str:
-    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata, from ``rules.metadata``) feeds SARIF."""
-    return renderer(fmt)(report, depth=depth, rules=rules)
+           rules: Mapping[str, Mapping[str, Any]] | None = None, all_rows: bool = False) -> str:
+    """Render ``report`` as ``fmt``; ``rules`` (id -> metadata, from ``rules.metadata``) feeds SARIF;
+    ``all_rows`` keeps zero-cost view/reshape rows the table and HTML otherwise fold into their reader."""
+    return renderer(fmt)(report, depth=depth, rules=rules, all_rows=all_rows)

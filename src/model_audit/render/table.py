@@ -7,6 +7,7 @@ from tabulate import tabulate
 
 from ..report.audit_report import AuditReport
 from ..units import format_count
+from .cells import findings_by_layer, findings_cell, params_cell
 from .findings import render_findings
 from .receptive_field import erf_line, row_field, summary_line
 from .rollup import rows
@@ -24,11 +25,13 @@ def _pct(part: int, total: int) -> str:
     return f"{100.0 * part / total:.1f}%" if total else "-"
 
 
-def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None, **_: Any) -> str:
+def render_table(report: AuditReport, depth: int | None = None, columns: dict | None = None,
+                 all_rows: bool = False, **_: Any) -> str:
     """Render the per-layer table plus a summary block; ``columns`` adds name -> per-row value callables.
 
     Analyses' per-layer fields (``report.columns``), the probe and the fvcore cross-check add their
     own columns; the cross-check and the effective receptive field add their blocks after the summary.
+    Zero-cost view/reshape rows are folded into their reader unless ``all_rows`` (see folding.py).
     """
     columns = {**analysis_columns(report), **(columns or {})}
     check = report.extra.get("cross_check")
@@ -40,14 +43,17 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
         from .probe_table import probe_columns
 
         columns = {**columns, **probe_columns(report.probe)}
+    by_layer = findings_by_layer(report.findings)
+    if by_layer:
+        columns = {**columns, "findings": lambda row: findings_cell(row, by_layer)}
     headers = ["layer", "type", "output shape", "params", "MACs", "FLOPs", "% MACs", "RF", *columns.keys()]
     body = []
-    for row in rows(report, depth):
+    for row in rows(report, depth, fold=not all_rows):
         body.append([
             row.name + ("" if all(l.executed for l in row.layers) else " (not run)"),
             row.type,
             _shape(row.output_shape),
-            format_count(row.params) if row.params else "",
+            params_cell(row, format_count),
             format_count(row.macs) if row.macs else "",
             format_count(row.flops) if row.flops else "",
             _pct(row.macs, report.macs) if row.macs else "",
@@ -58,8 +64,13 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
                  format_count(report.flops), "100%" if report.macs else "", "", *["" for _ in columns]])
     table = tabulate(body, headers=headers, tablefmt="simple", disable_numparse=True,
                      colalign=("left", "left", "left", "right", "right", "right", "right", "right",
-                               *["right"] * len(columns)))
+                               *["left" if name == "findings" else "right" for name in columns]))
     summary = render_summary(report)
+    if not all_rows:
+        from .folding import folded_note
+
+        note = folded_note(report)
+        summary += f"\nnote: {note}" if note else ""
     if report.probe is not None:
         from .probe_table import render_probe_summary
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..ir.graph import Layer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: functional layers named by scope (h.0.attn.sdpa), "shares"; see CHANGELOG.md
 
 
 @dataclass(frozen=True)

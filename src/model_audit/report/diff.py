@@ -59,7 +59,7 @@ class ReportDiff:
 
 
 def diff_reports(base: dict[str, Any], head: dict[str, Any]) -> ReportDiff:
-    """Compare two ``AuditReport.to_dict()`` documents (schema_version 1)."""
+    """Compare two ``AuditReport.to_dict()`` documents (schema_version 1 or 2)."""
     totals = {m: (int(base["summary"][m]), int(head["summary"][m])) for m in METRICS}
     base_layers = {l["name"]: l for l in base.get("layers", [])}
     head_layers = {l["name"]: l for l in head.get("layers", [])}

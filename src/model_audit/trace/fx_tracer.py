@@ -11,6 +11,7 @@ from .arguments import function_arguments
 from .counting import OpCounter
 from ..ir.graph import Layer
 from ..ir.kinds import function_kind, function_name
+from ..ir.naming import functional_name
 from .shapes import dtype_of, iter_tensors, shapes_of
 from .tracing import LayerFailure, is_leaf_module, is_tensor_output, module_layer
 
@@ -46,6 +47,7 @@ def build_layers(gm: fx.GraphModule, model: nn.Module) -> tuple[dict[fx.Node, La
     layers: dict[fx.Node, Layer] = {}
     seen: dict[str, int] = {}
     inputs: list[str] = []
+    taken = {str(n.target): 1 for n in gm.graph.nodes if n.op in ("call_module", "get_attr")}
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             inputs.append(node.name)
@@ -71,8 +73,9 @@ def build_layers(gm: fx.GraphModule, model: nn.Module) -> tuple[dict[fx.Node, La
         else:
             fname = function_name(node.target)
             tensor_inputs = len(node.all_input_nodes)
-            layer = Layer(name=node.name, type=fname, kind=function_kind(fname, tensor_inputs),
-                          scope=_scope(node), target=node.target)
+            scope = _scope(node)
+            layer = Layer(name=functional_name(scope, fname, taken), type=fname,
+                          kind=function_kind(fname, tensor_inputs), scope=scope, target=node.target)
         layers[node] = layer
     return layers, inputs
 
