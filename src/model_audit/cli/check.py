@@ -7,7 +7,8 @@ pyproject.toml (found from the current directory upward)::
     fail-on = "error"
 
     [[tool.model-audit.targets]]
-    target = "models/resnet.py:model"   # file paths are relative to the pyproject.toml
+    target = "models/resnet.py:model"   # file paths are relative to the pyproject.toml; also timm:NAME,
+                                        # hf:ORG/NAME, hf:./folder, torchvision:NAME
     inputs = ["1,3,224,224"]            # one spec per positional input (default: from the file)
     max-flops = "8.2G"                  # overrides the defaults for this target
     ignore = ["large-kernel"]           # optional per-target select/ignore
@@ -33,7 +34,7 @@ from ..report.budget import Breach, Budget
 from ..units import format_count
 
 _TARGET_KEYS = {"target", "name", "inputs", "select", "ignore", "max-params", "max-macs", "max-flops",
-                "max-uncounted-fraction", "max-findings", "device", "mode"}
+                "max-uncounted-fraction", "max-findings", "device", "mode", "trust-remote-code"}
 
 
 @dataclass
@@ -46,6 +47,7 @@ class TargetSpec:
     ignore: list[str] | None = None
     device: str | None = None
     mode: str = "eval"
+    trust_remote_code: bool = False  # hf: targets only
 
 
 @dataclass
@@ -132,7 +134,8 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
-            device=entry.get("device"), mode=str(entry.get("mode", "eval"))))
+            device=entry.get("device"), mode=str(entry.get("mode", "eval")),
+            trust_remote_code=entry.get("trust-remote-code") is True))
     return specs
 
 
@@ -150,7 +153,7 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
     try:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
         shapes = [parse_input_spec(text) for text in spec.inputs] if spec.inputs else None
-        loaded = load_target(spec.target)
+        loaded = load_target(spec.target, trust_remote_code=spec.trust_remote_code)
         inputs = None if shapes else loaded.inputs
         input_shape = shapes if shapes else (None if inputs is not None else loaded.input_shape)
         report = audit(loaded.model, inputs, input_shape=input_shape, device=spec.device, mode=spec.mode,
@@ -231,6 +234,10 @@ def _summary(results: list[TargetResult]) -> str:
 
 def _resolve(target: str, root: Path) -> str:
     """File targets are relative to the pyproject.toml, as pytest's testpaths are."""
+    from ..target.hub import hub_prefix, resolve_relative
+
+    if hub_prefix(target) is not None:  # timm:, hf:, torchvision: (hf:./folder is relative too)
+        return resolve_relative(target, root)
     head, sep, tail = target.rpartition(":")
     path, suffix = (head, sep + tail) if sep and head.endswith(".py") else (target, "")
     if path.endswith(".py") and not os.path.isabs(path):
