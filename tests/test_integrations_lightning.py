@@ -59,11 +59,14 @@ def _fit_lightning(tmp_path: Path, callbacks: list, steps: int = STEPS, direct: 
     return model, logger
 
 
-def test_lightning_callback_logs_figures_and_changes_nothing(tmp_path):
+# {"device": "cpu", "mode": "train"} runs the audit for real with Dropout active: it draws random
+# numbers, which the callback must take from a forked generator, not the training run's.
+@pytest.mark.parametrize("options", [{}, {"device": "cpu", "mode": "train"}], ids=["meta", "cpu-train"])
+def test_lightning_callback_logs_figures_and_changes_nothing(tmp_path, options):
     from model_audit.integrations.lightning import ModelAuditCallback
 
     plain, _ = _fit_lightning(tmp_path / "plain", [])
-    callback = ModelAuditCallback()
+    callback = ModelAuditCallback(**options)
     audited, logger = _fit_lightning(tmp_path / "audited", [callback])
     assert _same_weights(plain.state_dict(), audited.state_dict())  # parameters and BN running stats
     with open(Path(logger.log_dir) / "metrics.csv") as handle:
