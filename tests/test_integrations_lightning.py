@@ -99,3 +99,29 @@ def test_lightning_submodule_and_missed_forward(tmp_path):
     with pytest.warns(UserWarning, match="was not called in the first training step"):
         _fit_lightning(tmp_path / "missed", [missed], steps=1, direct=True)
     assert missed.report is None
+
+
+def test_pytorch_lightning_trainer_accepts_the_callback(tmp_path):
+    """Projects on the older package name: its Trainer runs the same callback."""
+    old = pytest.importorskip("pytorch_lightning")
+    from model_audit.integrations.lightning import ModelAuditCallback
+
+    class Old(old.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            return self(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 8)), batch_size=BATCH)
+    callback = ModelAuditCallback()
+    old.Trainer(max_steps=1, callbacks=[callback], logger=False, enable_progress_bar=False, enable_checkpointing=False,
+                default_root_dir=str(tmp_path), accelerator="cpu").fit(Old(), loader)
+    assert callback.report.params == 8 * 2 + 2 and callback.report.macs == BATCH * 8 * 2
