@@ -70,6 +70,28 @@ def test_hf_tiny_config_matches_real_model(tmp_path):
     assert audit(loaded.model, loaded.inputs).params == sum(p.numel() for p in real.parameters())
 
 
+@pytest.mark.parametrize("kind", ["vit", "t5", "bert"])
+def test_hf_default_inputs_per_task(kind, tmp_path):
+    """Vision configs get pixel_values, encoder-decoders decoder_input_ids too, and a config naming
+    no architecture the bare AutoModel backbone."""
+    T = pytest.importorskip("transformers")
+    config, cls, expected = {
+        "vit": (T.ViTConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                            image_size=32, patch_size=8, architectures=["ViTForImageClassification"]),
+                T.ViTForImageClassification, {"pixel_values": (1, 3, 32, 32)}),
+        "t5": (T.T5Config(num_layers=1, d_model=32, d_kv=16, num_heads=2, d_ff=64, vocab_size=100,
+                          decoder_start_token_id=0, architectures=["T5ForConditionalGeneration"]),
+               T.T5ForConditionalGeneration, {"input_ids": (1, 128), "decoder_input_ids": (1, 128)}),
+        "bert": (T.BertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2, intermediate_size=64,
+                              vocab_size=100, max_position_embeddings=64), T.BertModel, {"input_ids": (1, 64)}),
+    }[kind]
+    config.save_pretrained(tmp_path / kind)
+    loaded = load_target(f"hf:{tmp_path / kind}")
+    assert type(loaded.model) is cls
+    assert {k: tuple(v.shape) for k, v in loaded.inputs.items()} == expected
+    assert audit(loaded.model, loaded.inputs).params == sum(p.numel() for p in cls(config).parameters())
+
+
 @pytest.mark.slow
 def test_cli_hf_cached_hub_id_offline(tmp_path):
     pytest.importorskip("transformers")
