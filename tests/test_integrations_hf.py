@@ -83,6 +83,7 @@ class _Recorder(transformers.TrainerCallback):
         self.logs.append(dict(logs or {}))
 
 
+@pytest.mark.slow
 def test_hf_callback_with_trainer_reaches_every_on_log(tmp_path):
     from model_audit.integrations.hf import ModelAuditTrainerCallback
 
