@@ -228,3 +228,11 @@ def test_check_audits_named_targets(tmp_path, capsys):
     params = {t["target"].split(":")[0]: t["params"] for t in result["targets"]}
     assert params["hf"] == sum(p.numel() for p in transformers.GPT2LMHeadModel(config).parameters())
     assert params["torchvision"] == tv.models.ResNet18_Weights.DEFAULT.meta["num_params"]
+
+
+def test_check_rejects_a_non_boolean_trust_remote_code(tmp_path, capsys):
+    from model_audit.cli.main import main as cli
+
+    (tmp_path / "pyproject.toml").write_text('[[tool.model-audit.targets]]\ntarget = "hf:./m"\ntrust-remote-code = "yes"\n')
+    assert cli(["check", "--config", str(tmp_path / "pyproject.toml")]) == 2
+    assert "trust-remote-code: expected true or false" in capsys.readouterr().err

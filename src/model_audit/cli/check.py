@@ -130,6 +130,8 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             inputs = [inputs]
         if inputs is not None and not (isinstance(inputs, list) and all(isinstance(x, str) for x in inputs)):
             raise ConfigError(f"{where}: 'inputs' must be a list of shapes like [\"1,3,224,224\"]")
+        if not isinstance(entry.get("trust-remote-code", False), bool):
+            raise ConfigError(f"{where}.trust-remote-code: expected true or false")
         specs.append(TargetSpec(
             target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
