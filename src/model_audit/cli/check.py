@@ -7,7 +7,8 @@ pyproject.toml (found from the current directory upward)::
     fail-on = "error"
 
     [[tool.model-audit.targets]]
-    target = "models/resnet.py:model"   # file paths are relative to the pyproject.toml
+    target = "models/resnet.py:model"   # file paths are relative to the pyproject.toml; also timm:NAME,
+                                        # hf:ORG/NAME, hf:./folder, torchvision:NAME
     inputs = ["1,3,224,224"]            # one spec per positional input (default: from the file)
     max-flops = "8.2G"                  # overrides the defaults for this target
     ignore = ["large-kernel"]           # optional per-target select/ignore
@@ -34,7 +35,7 @@ from ..report.metrics import METRICS
 from ..units import format_count
 
 _TARGET_KEYS = {"target", "name", "inputs", "select", "ignore", "max-params", "max-macs", "max-flops",
-                "max-uncounted-fraction", "max-findings", "device", "mode"}
+                "max-uncounted-fraction", "max-findings", "device", "mode", "trust-remote-code"}
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TargetSpec:
     ignore: list[str] | None = None
     device: str | None = None
     mode: str = "eval"
+    trust_remote_code: bool = False  # hf: targets only
 
 
 @dataclass
@@ -129,11 +131,14 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             inputs = [inputs]
         if inputs is not None and not (isinstance(inputs, list) and all(isinstance(x, str) for x in inputs)):
             raise ConfigError(f"{where}: 'inputs' must be a list of shapes like [\"1,3,224,224\"]")
+        if not isinstance(entry.get("trust-remote-code", False), bool):
+            raise ConfigError(f"{where}.trust-remote-code: expected true or false")
         specs.append(TargetSpec(
             target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
-            device=entry.get("device"), mode=str(entry.get("mode", "eval"))))
+            device=entry.get("device"), mode=str(entry.get("mode", "eval")),
+            trust_remote_code=entry.get("trust-remote-code") is True))
     return specs
 
 
@@ -149,7 +154,7 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
     sys.path.insert(0, root)  # `package.module:name` targets import from the project root
     try:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
-        loaded = load(spec.target, spec.inputs)
+        loaded = load(spec.target, spec.inputs, trust_remote_code=spec.trust_remote_code)
         report = audit(loaded.model, loaded.inputs, input_shape=loaded.input_shape, device=spec.device,
                        mode=spec.mode, name=spec.name, config=project, settings=settings, source_path=loaded.path)
     except AuditError as error:
@@ -227,6 +232,10 @@ def _summary(results: list[TargetResult]) -> str:
 
 def _resolve(target: str, root: Path) -> str:
     """File targets are relative to the pyproject.toml, as pytest's testpaths are."""
+    from ..target.hub import hub_prefix, resolve_relative
+
+    if hub_prefix(target) is not None:  # timm:, hf:, torchvision: (hf:./folder is relative too)
+        return resolve_relative(target, root)
     head, sep, tail = target.rpartition(":")
     path, suffix = (head, sep + tail) if sep and head.endswith(".py") else (target, "")
     if path.endswith(".py") and not os.path.isabs(path):

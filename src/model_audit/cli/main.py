@@ -21,6 +21,7 @@ examples:
   model-audit examples/resnet.py                      # the model and input_shape defined in the file
   model-audit examples/resnet.py --depth 2            # roll rows up to module depth 2
   model-audit torchvision.models:resnet50 --input 1,3,224,224
+  model-audit timm:resnet50                           # by name: timm:, hf:ORG/NAME, hf:./folder, torchvision:
   model-audit model.py:Net --input 1,3,32,32 --input 1,10      # two positional inputs
   model-audit gpt.py --input 1,128:int64 --format json          # integer token ids, JSON output
   model-audit model.py --backward                     # also count the backward pass at the dispatch level
@@ -48,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES + _subcommand_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("target", help="model.py, model.py:NAME or package.module:NAME (e.g. torchvision.models:resnet50)")
+    parser.add_argument("target", help="model.py, model.py:NAME, package.module:NAME (e.g. torchvision.models:resnet50), "
+                                       "or a name: timm:NAME, hf:ORG/NAME[@REV], hf:./FOLDER, torchvision:NAME")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="hf: targets only: run the repository's own modelling code (auto_map in config.json)")
     parser.add_argument("--input", "-i", action="append", metavar="SHAPE[:DTYPE]", default=None,
                         help="example input shape, e.g. 1,3,224,224 or 1,128:int64; repeat for several positional inputs "
                              "(default: example_inputs() or input_shape from the file)")
@@ -141,7 +145,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     project = load_config(path=args.config)
     budget = budget_from(args, project)  # before the audit: a bad unit fails at once (exit 2)
     settings = _rule_settings(args, project)
-    loaded = load(args.target, args.input)
+    loaded = load(args.target, args.input, trust_remote_code=args.trust_remote_code)
     inputs, input_shape = loaded.inputs, loaded.input_shape
     options = AuditOptions(input_shape=input_shape, device=args.device, tracer=args.tracer, backward=args.backward,
                            mode=args.mode, name=loaded.name, config=project, source_path=loaded.path,

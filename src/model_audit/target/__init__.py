@@ -12,10 +12,13 @@ from .inputs import parse_input_spec
 from .loading import LoadedTarget, load_target
 
 
-def load(target: str, input_specs: Sequence[str] | None = None) -> LoadedTarget:
-    """The model of ``target`` with what to audit it on: the given ``input_specs`` win over the file's own."""
+def load(target: str, input_specs: Sequence[str] | None = None, *, trust_remote_code: bool = False) -> LoadedTarget:
+    """The model of ``target`` with what to audit it on: the given ``input_specs`` win over the file's own.
+
+    ``trust_remote_code`` lets an ``hf:`` target run the custom model code its config names.
+    """
     specs = [parse_input_spec(text) for text in input_specs] if input_specs else None  # bad specs fail first
-    loaded = load_target(target)
+    loaded = load_target(target, trust_remote_code=trust_remote_code)
     if specs:
         return replace(loaded, inputs=None, input_shape=specs)
     if loaded.inputs is not None:

@@ -1,4 +1,5 @@
-"""Loading targets: ``file.py``, ``file.py:name`` and ``package.module:name`` -> (model, inputs).
+"""Loading targets: ``file.py``, ``file.py:name`` and ``package.module:name`` -> (model, inputs); names
+on a hub (``timm:``, ``hf:``, ``torchvision:``) are dispatched to ``hub.py``.
 
 A file target may hold a module-level ``nn.Module`` instance, or an ``nn.Module`` subclass or
 zero-argument factory when that is the only candidate. Inputs come from ``example_inputs()`` or
@@ -122,8 +123,16 @@ def _candidates(module: Any) -> tuple[list[str], list[str]]:
     return instances, others
 
 
-def load_target(target: str) -> LoadedTarget:
-    """Resolve a CLI target to a model plus any inputs the file declares; TargetError with a clear message otherwise."""
+def load_target(target: str, *, trust_remote_code: bool = False) -> LoadedTarget:
+    """Resolve a CLI target to a model plus any inputs the file declares; TargetError with a clear message otherwise.
+
+    ``timm:NAME``, ``hf:ORG/NAME[@REV]``, ``hf:PATH`` and ``torchvision:NAME`` are built by name (target/hub.py);
+    ``trust_remote_code`` lets ``hf:`` run a repository's own modelling code.
+    """
+    from .hub import hub_prefix, load_hub_target
+
+    if hub_prefix(target) is not None:
+        return load_hub_target(target, trust_remote_code=trust_remote_code)
     location, attr = _split(target)
     is_file = location.endswith(".py") or os.sep in location or "/" in location or os.path.exists(location)
     module = _import_file(location) if is_file else _import_module(location)
