@@ -362,7 +362,11 @@ def test_lstm_gradient_norm_by_sequence_length():
     assert seq["growth"] == pytest.approx(seq["grad_norms"][-1] / seq["grad_norms"][0])
     assert seq["suggested_max_norm"] == float(f"{sum(seq['grad_norms']) / 3:.1g}")
     finding = next(f for f in report.findings if f.rule == "unclipped-rnn")
-    assert f"max_norm={seq['suggested_max_norm']:g}" in finding.fix and "T=500" in finding.message
+    # No growth measured at initialization (x{growth} < x10): a risk, not a measured explosion, and no
+    # max_norm taken from a measurement that showed nothing to clip (issue 12).
+    assert seq["growth"] < 10 and "T=500" in finding.message and "no growth measured" in finding.message
+    assert "explod" not in finding.message and str(finding.severity) == "warning"
+    assert f"max_norm={seq['suggested_max_norm']:g}" not in finding.fix and finding.data["suggested_max_norm"] is None
 
 
 def test_exploding_rnn_is_regraded_to_error():
@@ -376,6 +380,8 @@ def test_exploding_rnn_is_regraded_to_error():
     assert report.probe.sequence["growth"] > 10
     finding = next(f for f in report.findings if f.rule == "unclipped-rnn")
     assert str(finding.severity) == "error" and finding.data["growth"] > 10
+    max_norm = report.probe.sequence["suggested_max_norm"]
+    assert f"max_norm={max_norm:g}" in finding.fix and "exploding at initialization" in finding.message
 
 
 NET = """

@@ -150,12 +150,14 @@ def _confirm_dropout(finding: Finding, by_name: dict) -> Finding:
 
 
 def _confirm_rnn(finding: Finding, seq: dict[str, Any], t: dict[str, float]) -> Finding:
+    from ..rules.builtin.recurrent import measured_growth  # the rule judges its measurement
+
     pairs = ", ".join(f"{n:.3g} at T={length}" for length, n in zip(seq["lengths"], seq["grad_norms"]))
     growth = seq.get("growth")
-    max_norm = seq.get("suggested_max_norm")
+    verdict = measured_growth(growth, t["rnn_growth"], seq.get("suggested_max_norm"))
+    max_norm = verdict["max_norm"]
     fix = f"after loss.backward(): torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm:g})" \
         if max_norm else None
-    text = f"gradient norm {pairs}; growth ×{_g(growth)} (threshold ×{t['rnn_growth']:g}); suggested max_norm={_g(max_norm)}"
-    severity = Severity.ERROR if growth is not None and (growth >= t["rnn_growth"] or not math.isfinite(growth)) else None
-    return _annotate(finding, text, severity, fix=fix, sequence_lengths=seq["lengths"], sequence_grad_norms=seq["grad_norms"],
+    return _annotate(finding, f"gradient norm {pairs}; {verdict['text']}", verdict["severity"], fix=fix,
+                     sequence_lengths=seq["lengths"], sequence_grad_norms=seq["grad_norms"],
                      growth=growth, suggested_max_norm=max_norm)
