@@ -136,17 +136,18 @@ def _confirm_sigmoid(finding: Finding, report: ProbeReport, by_name: dict, t: di
 
 
 def _confirm_dropout(finding: Finding, by_name: dict) -> Finding:
+    from ..rules.builtin.dropout_inference import variance_verdict  # the rule judges its measurement
+
+    band = finding.data.get("variance_band") or (0.9, 1.1)  # the rule's option, carried on its finding
     bn = by_name.get(str(finding.data.get("batchnorm")))
     ratio = bn.bn_variance_ratio if bn is not None else None
-    if ratio is None:
+    verdict = variance_verdict(ratio, float(band[0]), float(band[1]))
+    if verdict["verdict"] is None:
         return finding
-    shift = abs(1.0 - ratio)
-    text = f"measured Var(BN input, eval) / running_var = {ratio:.3g} at `{bn.name}` (1.0 = no shift"
-    if shift >= 0.3:
-        return _annotate(finding, text + "; |1 − ratio| ≥ 0.3: confirmed)", Severity.ERROR, variance_ratio=ratio)
-    if shift < 0.05:
-        return _annotate(finding, text + "; |1 − ratio| < 0.05: negligible)", Severity.INFO, variance_ratio=ratio)
-    return _annotate(finding, text + ")", variance_ratio=ratio)
+    text = f"{verdict['text']} at `{bn.name}`"
+    if verdict["verdict"] == "silence":
+        return _annotate(finding, text, Severity.INFO, variance_ratio=ratio)
+    return _annotate(finding, text, Severity.ERROR if abs(1.0 - ratio) >= 0.3 else None, variance_ratio=ratio)
 
 
 def _confirm_rnn(finding: Finding, seq: dict[str, Any], t: dict[str, float]) -> Finding:
