@@ -27,7 +27,8 @@ def test_sigmoid_chain_bound_is_an_upper_bound_autograd_reaches(activation, k):
     assert grad.abs().max().item() <= finding.data["bound"] + 1e-7
     if activation is nn.Tanh:  # tight at 0: tanh'(0) = 1 and tanh(0) = 0 at every level
         assert grad.abs().max().item() == pytest.approx(finding.data["bound"])
-    assert finding.severity == Severity.WARNING
+    # tanh's bound is 1 (reached at 0): no attenuation is guaranteed, so a tanh-only chain is info.
+    assert finding.severity == (Severity.INFO if activation is nn.Tanh else Severity.WARNING)
 
 
 def test_sigmoid_depth_thresholds_are_options():
