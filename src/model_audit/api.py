@@ -64,4 +64,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         report.probe = result
         findings = confirm_findings(findings, result, options.get("thresholds")) + list(result.findings)
     report.findings = sorted(settings.apply(findings), key=lambda f: (-f.severity, f.rule, f.layer or ""))
+    from .rules.locate import model_location  # where budget breaches point: the model's class in the user's code
+
+    report.extra.setdefault("model_source", model_location(model, Path(source_path) if source_path else None))
     return report

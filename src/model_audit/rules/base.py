@@ -36,6 +36,7 @@ class RuleContext:
     train_step: Callable | None = None  # train_step= given to the API
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     mode: str = "eval"
+    graph: LayerGraph | None = None  # the graph being checked (locates the k-th call of a functional op)
 
     def finding(self, layer: Layer | str | None, message: str, *, fix: str | None = None,
                 severity: Severity | str | None = None, **data: Any) -> Finding:
@@ -53,16 +54,15 @@ class RuleContext:
         )
 
     def source_of(self, layer: Layer) -> str | None:
-        """The layer's module class, or for a functional call the class of the module that made it."""
-        if layer.source or layer.module is not None or self.model is None:
-            return layer.source
-        try:
-            owner = self.model.get_submodule(layer.scope) if layer.scope else self.model
-        except AttributeError:
-            return None
-        from ..trace.tracing import class_source
+        """The user's line for the layer (``rules/locate.py``): where it is built, or where its op is called;
+        never a file of an installed package (torch, torchvision): None when no user code is involved."""
+        if self.model is None:
+            from .locate import is_user_file
 
-        return class_source(type(owner))
+            return layer.source if is_user_file((layer.source or "").rpartition(":")[0]) else None
+        from .locate import locate
+
+        return locate(self.model, layer, self.source_path, self.graph)
 
 
 def graded(value: float, warning: float, error: float) -> Severity:

@@ -39,7 +39,7 @@ def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, regist
         options.update({key.replace("-", "_"): value for key, value in settings.options.get(rule.id, {}).items()})
         ctx = RuleContext(rule=rule, options=options, model=model if model is not None else graph.model,
                           source_path=source_path, train_script=train_script, train_step=train_step,
-                          input_shapes=list(graph.input_shapes), mode=mode)
+                          input_shapes=list(graph.input_shapes), mode=mode, graph=graph)
         try:
             findings.extend(rule.check(graph, ctx))
         except AuditError:  # bad user input a rule reads (an unparsable --train-script): exit 2
