@@ -190,6 +190,7 @@ class Project:
         """Every piece of clipping evidence in ``tree`` (a file, a function or a class of ``source``)."""
         computes_norm = any(isinstance(n, ast.Call) and _name(n.func) in ("norm", "vector_norm", "clip_grad_norm_")
                             for n in ast.walk(tree))
+        grads = _gradient_names(tree)
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
@@ -198,9 +199,9 @@ class Project:
             name = ref.last() if ref is not None else _name(node.func)
             if name in CLIP_FUNCTIONS:
                 yield Evidence(where, f"{_spelled(node.func)}()" + (f" (= {name})" if _name(node.func) != name else ""))
-            elif name in CLAMP_CALLS and _bounds_grad(node):
+            elif name in CLAMP_CALLS and _bounds_grad(node, grads):
                 yield Evidence(where, f"{_spelled(node.func)}() on a .grad")
-            elif name in SCALE_CALLS and computes_norm and _receiver_is_grad(node):
+            elif name in SCALE_CALLS and computes_norm and _receiver_is_grad(node, grads):
                 yield Evidence(where, f"{_spelled(node.func)}() rescaling a .grad by a norm")
             elif name in HOOK_REGISTRATIONS and self._clamping_hook(node, source):
                 yield Evidence(where, f"{name}() with a clamping hook")
@@ -263,19 +264,43 @@ def _spelled(func: ast.expr) -> str:
         return _name(func) or "?"
 
 
-def _mentions_grad(expr: ast.AST | None) -> bool:
-    return expr is not None and any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(expr))
+def _mentions_grad(expr: ast.AST | None, names: frozenset[str] = frozenset()) -> bool:
+    """``expr`` reads a ``.grad`` attribute, or a variable bound to gradients (``names``)."""
+    return expr is not None and any((isinstance(n, ast.Attribute) and n.attr == "grad")
+                                    or (isinstance(n, ast.Name) and n.id in names) for n in ast.walk(expr))
 
 
-def _receiver_is_grad(call: ast.Call) -> bool:
-    return isinstance(call.func, ast.Attribute) and _mentions_grad(call.func.value)
+def _gradient_names(tree: ast.AST) -> frozenset[str]:
+    """Variables bound to gradients: ``grads = [p.grad for p in ...]``, ``for g in grads:``, ``g = p.grad``
+    (propagated to a fixed point over assignments, loop targets and comprehension targets)."""
+    names: set[str] = set()
+    bindings: list[tuple[ast.AST, ast.AST]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign):
+            bindings += [(target, node.value) for target in node.targets]
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            bindings.append((node.target, node.iter))
+    changed = True
+    while changed:
+        changed = False
+        for target, value in bindings:
+            if _mentions_grad(value, frozenset(names)):
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name) and leaf.id not in names:
+                        names.add(leaf.id)
+                        changed = True
+    return frozenset(names)
 
 
-def _bounds_grad(call: ast.Call) -> bool:
-    """``p.grad.clamp_(...)``, or ``torch.clamp(p.grad, ...)``: the clamp bounds a gradient."""
-    if _receiver_is_grad(call):
+def _receiver_is_grad(call: ast.Call, names: frozenset[str] = frozenset()) -> bool:
+    return isinstance(call.func, ast.Attribute) and _mentions_grad(call.func.value, names)
+
+
+def _bounds_grad(call: ast.Call, names: frozenset[str] = frozenset()) -> bool:
+    """``p.grad.clamp_(...)``, ``g.clamp_`` for a gradient variable, or ``torch.clamp(p.grad, ...)``."""
+    if _receiver_is_grad(call, names):
         return True
-    return bool(call.args) and _mentions_grad(call.args[0])
+    return bool(call.args) and _mentions_grad(call.args[0], names)
 
 
 def _truthy(value: ast.expr) -> bool:
