@@ -13,6 +13,7 @@ import torch.nn as nn
 
 from .trace import engine
 from .config import ProjectConfig
+from .errors import InputSpecError, ModelExecutionError
 from .report.finding import Finding
 from .report.audit_report import AuditReport
 from .rules.settings import RuleSettings
@@ -37,10 +38,21 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
     """
     count_device = device or "meta"
-    report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
-                          backward=backward, mode=mode, name=name)
     if settings is None:
         settings = RuleSettings.resolve(config, select=select, ignore=ignore, severity=severity, options=options)
+    try:
+        report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
+                              backward=backward, mode=mode, name=name)
+    except (ModelExecutionError, InputSpecError) as error:  # no trace: the trace-free rules still run
+        if rules and isinstance(model, nn.Module):
+            from .rules.tree_only import attach, run_without_trace
+
+            found, notes = run_without_trace(model, f"tracing failed: {error}", settings, registry=registry,
+                                             source_path=Path(source_path) if source_path else None,
+                                             train_script=Path(train_script) if train_script else None,
+                                             train_step=train_step, mode=mode)
+            attach(error, settings.apply(found), notes)
+        raise
     findings: list[Finding] = []
     if rules:
         from .rules.runner import run_rules

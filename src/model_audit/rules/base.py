@@ -85,6 +85,7 @@ class Rule:
     fix_hint: str = ""  # one-line fix put on findings by default
     plugin: str = ""  # filled in by the registry: the plugin that provided the rule
     measured: bool = False  # findings come from probes (--probe), not from reading the graph
+    needs_trace: bool = True  # False: the module tree and the scripts suffice (runs even when tracing fails)
 
     def __post_init__(self) -> None:
         if not RULE_ID.match(self.id):
@@ -97,13 +98,14 @@ class Rule:
 
 def rule(*, id: str, severity: str | Severity, summary: str, what: str, why: str, example: str, fix: str,
          fix_hint: str = "", options: dict[str, Any] | None = None,
-         option_help: dict[str, str] | None = None, measured: bool = False) -> Callable[[CheckFn], Rule]:
+         option_help: dict[str, str] | None = None, measured: bool = False,
+         needs_trace: bool = True) -> Callable[[CheckFn], Rule]:
     """Decorator turning ``check(graph, ctx) -> Iterable[Finding]`` into a :class:`Rule`."""
 
     def wrap(check: CheckFn) -> Rule:
         return Rule(id=id, severity=Severity.parse(severity), summary=summary,
                     doc=RuleDoc(what=what.strip(), why=why.strip(), example=example.strip("\n"), fix=fix.strip()),
                     check=check, options=dict(options or {}), option_help=dict(option_help or {}),
-                    fix_hint=fix_hint or summary, measured=measured)
+                    fix_hint=fix_hint or summary, measured=measured, needs_trace=needs_trace)
 
     return wrap

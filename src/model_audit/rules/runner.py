@@ -21,7 +21,8 @@ def known_ids(registry: Registry) -> dict[str, Any]:
 
 def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
               model: nn.Module | None = None, source_path: Path | None = None, train_script: Path | None = None,
-              train_step: Callable | None = None, mode: str = "eval") -> tuple[list[Finding], list[str]]:
+              train_step: Callable | None = None, mode: str = "eval",
+              trace_free_only: bool = False) -> tuple[list[Finding], list[str]]:
     """Return (findings of the selected rules, notes about rules that failed).
 
     Suppressions and severity overrides are applied by the caller (``api.audit``), once, to static
@@ -33,7 +34,7 @@ def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, regist
     findings: list[Finding] = []
     notes: list[str] = []
     for rule in registry:
-        if rule.measured or not settings.selects(rule.id):
+        if rule.measured or not settings.selects(rule.id) or (trace_free_only and rule.needs_trace):
             continue
         options = dict(rule.options)
         options.update({key.replace("-", "_"): value for key, value in settings.options.get(rule.id, {}).items()})

@@ -67,6 +67,7 @@ def measured_growth(growth: float | None, threshold: float, suggested_max_norm: 
     id="unclipped-rnn",
     severity="warning",
     summary="RNN/LSTM/GRU trained without gradient clipping",
+    needs_trace=False,
     fix_hint=f"clip after loss.backward(): {FIX}",
     what="""
 A model with recurrent layers (`nn.RNN`, `nn.LSTM`, `nn.GRU`, their cells, or the functional
@@ -109,6 +110,9 @@ loss.backward()
 {FIX}
 optimizer.step()
 ```
+
+Needs no trace: when the model cannot be traced (no example input, or inputs it rejects) the rule
+still runs on the module tree and the scripts, and the error says what it found.
 
 Pass the training script (`--train-script train.py`) or the step function
 (`audit(..., train_step=step)`) so the audit can see it.
