@@ -273,12 +273,14 @@ def test_api_precedence_over_config(tmp_path):
     report = audit(model, input_shape=(1, 8, 8, 8), config=project)
     assert {(f.rule, f.layer, f.severity) for f in report.findings} == {
         ("high-dropout", "1", Severity.INFO), ("large-kernel", "0", Severity.INFO)}
-    report = audit(model, input_shape=(1, 8, 8, 8), config=project, select=["high-dropout"],
+    report = audit(model, input_shape=(1, 8, 8, 8), config=project, select=["high-dropout"], group=False,
                    severity={"high-dropout": "error"}, options={"high-dropout": {"threshold": 0.6}})
     assert {(f.rule, f.layer, f.severity) for f in report.findings} == {
         ("high-dropout", "1", Severity.ERROR), ("high-dropout", "2", Severity.ERROR)}
-    defaults = audit(model, input_shape=(1, 8, 8, 8), select=["high-dropout"])
+    defaults = audit(model, input_shape=(1, 8, 8, 8), select=["high-dropout"], group=False)
     assert {(f.layer, f.severity) for f in defaults.findings} == {("1", Severity.WARNING), ("2", Severity.WARNING)}
+    [grouped] = audit(model, input_shape=(1, 8, 8, 8), select=["high-dropout"]).findings  # one pattern, 2 places
+    assert [o["layer"] for o in grouped.data["occurrences"]] == ["1", "2"] and "2 occurrences" in grouped.message
     assert audit(model, input_shape=(1, 8, 8, 8), rules=False).findings == []
 
 

@@ -156,3 +156,21 @@ def test_no_finding_points_into_torch(tmp_path):
     report = audit(model, input_shape=(1, 3, 16, 16))
     assert report.findings and all(f.source is None or "site-packages" not in f.source for f in report.findings)
     assert all(f.source is None or "/torch/" not in f.source for f in report.findings)
+
+
+@pytest.mark.slow
+def test_repeated_blocks_collapse_into_one_finding_with_every_occurrence():
+    """DenseNet-121 with drop_rate=0.2: every dense layer's dropout feeds the next layers' BatchNorm
+    through the concatenation — one pattern, one finding, one occurrence per _DenseLayer (brute force)."""
+    from torchvision.models import densenet121
+    from torchvision.models.densenet import _DenseLayer
+
+    model = densenet121(drop_rate=0.2)
+    dense_layers = sum(isinstance(m, _DenseLayer) for m in model.modules())
+    report = audit(model, input_shape=(1, 3, 64, 64), select=["dropout-before-batchnorm"])
+    [finding] = report.findings
+    occurrences = finding.data["occurrences"]
+    assert len(occurrences) == dense_layers == 58 and f"[{dense_layers} occurrences of this pattern" in finding.message
+    assert len({o["layer"] for o in occurrences}) == dense_layers
+    ungrouped = audit(model, input_shape=(1, 3, 64, 64), select=["dropout-before-batchnorm"], group=False).findings
+    assert sorted(o["layer"] for o in occurrences) == sorted(f.layer for f in ungrouped)

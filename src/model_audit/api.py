@@ -27,7 +27,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
           source_path: str | Path | None = None, train_script: str | Path | None = None,
           train_step: Callable | None = None, registry: Any = None,
           probe: bool = False, loss_fn: Callable | None = None, targets: Any = None, seed: int = 0,
-          probe_options: dict[str, Any] | None = None) -> AuditReport:
+          probe_options: dict[str, Any] | None = None, group: bool = True) -> AuditReport:
     """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
     Counting runs on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu
@@ -36,6 +36,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     :func:`model_audit.config.load_config`) which overrides the defaults. ``probe=True`` also runs
     real forward/backward passes on ``device`` (default ``"auto"``: CUDA when available, else CPU).
     The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
+    ``group=True`` collapses repeated findings (same rule and pattern) into one with ``data["occurrences"]``.
     """
     count_device = device or "meta"
     if settings is None:
@@ -76,6 +77,10 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         report.probe = result
         findings = confirm_findings(findings, result, options.get("thresholds")) + list(result.findings)
     report.findings = sorted(settings.apply(findings), key=lambda f: (-f.severity, f.rule, f.layer or ""))
+    if group:  # repeated blocks: one finding per rule and pattern, with its occurrences (rules/grouping.py)
+        from .rules.grouping import group_findings
+
+        report.findings = group_findings(report.findings)
     from .rules.locate import model_location  # where budget breaches point: the model's class in the user's code
 
     report.extra.setdefault("model_source", model_location(model, Path(source_path) if source_path else None))
