@@ -174,3 +174,29 @@ def test_repeated_blocks_collapse_into_one_finding_with_every_occurrence():
     assert len({o["layer"] for o in occurrences}) == dense_layers
     ungrouped = audit(model, input_shape=(1, 3, 64, 64), select=["dropout-before-batchnorm"], group=False).findings
     assert sorted(o["layer"] for o in occurrences) == sorted(f.layer for f in ungrouped)
+
+
+@pytest.mark.parametrize("conv,shape", [
+    (nn.Conv1d(4, 6, 5), (1, 4, 40)),
+    (nn.Conv1d(4, 6, 3, dilation=2), (1, 4, 40)),
+    (nn.Conv2d(3, 6, (3, 5)), (1, 3, 20, 20)),
+    (nn.Conv3d(2, 4, 5), (1, 2, 12, 12, 12)),
+    (nn.Conv2d(3, 6, 4), (1, 3, 20, 20)),  # even: padding='same'
+])
+def test_padding_fix_is_the_layers_own_constructor_and_keeps_the_size(conv, shape):
+    """Oracle: build the module the fix text names, run it, and compare the output size with the input's."""
+    model = nn.Sequential(conv, nn.ReLU(), type(conv)(conv.out_channels, 4, 1))
+    [finding] = audit(model, input_shape=shape, select=["missing-padding"], group=False).findings
+    constructor = finding.fix.split(" (or")[0].split(": ")[0]
+    assert constructor.startswith(f"nn.{type(conv).__name__}({conv.in_channels}, {conv.out_channels}, ")
+    fixed = eval(constructor, {"nn": nn})
+    assert fixed.kernel_size == conv.kernel_size and fixed.dilation == conv.dilation
+    x = torch.randn(shape)
+    assert fixed(x).shape[2:] == x.shape[2:]
+
+
+def test_bias_fix_is_the_layers_own_constructor():
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8))
+    [finding] = audit(model, input_shape=(2, 3, 8, 8), select=["bias-before-batchnorm"]).findings
+    fixed = eval(finding.fix.split(":")[0], {"nn": nn})
+    assert fixed.bias is None and fixed.padding == (1, 1) and fixed.kernel_size == (3, 3)

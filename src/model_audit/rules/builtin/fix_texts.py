@@ -38,6 +38,10 @@ def conv_call(layer: Layer, geometry: ConvGeometry, **changes: str) -> str:
         arguments["dilation"] = _axis_value(geometry.dilation)
     if geometry.groups != 1:
         arguments["groups"] = str(geometry.groups)
+    if isinstance(geometry.padding, str):
+        arguments["padding"] = repr(geometry.padding)
+    elif any(geometry.padding):
+        arguments["padding"] = _axis_value(geometry.padding)
     arguments.update(changes)
     return f"{name}({head}{', '.join(f'{k}={v}' for k, v in arguments.items())})"
 
@@ -68,3 +72,12 @@ def odd_kernel_fix(layer: Layer, geometry: ConvGeometry, axes: list[int]) -> str
     if padding is not None:
         changes["padding"] = _axis_value(padding)
     return f"{conv_call(layer, odd, **changes)} (an odd kernel has a centre tap)"
+
+
+def no_bias_fix(layer: Layer, geometry: ConvGeometry | None, features: tuple[int, int, bool] | None) -> str:
+    """The layer's own constructor with ``bias=False``."""
+    if geometry is not None:
+        return f"{conv_call(layer, geometry, bias='False')}: the BatchNorm's shift β replaces the bias"
+    if layer.module is not None and features is not None:
+        return f"nn.{type(layer.module).__name__}({features[0]}, {features[1]}, bias=False): the BatchNorm's shift β replaces the bias"
+    return "drop the bias argument of the call: the BatchNorm's shift β replaces it"

@@ -9,6 +9,7 @@ from ..base import RuleContext, graded, rule
 from ._layers import conv_geometry, data_inputs, describe, drop_probability, has_bias, is_batchnorm, linear_features
 from ._layers import uses_running_stats
 from .dropout_inference import active_at_inference, variance_verdict
+from .fix_texts import no_bias_fix
 
 
 def _reaches_batchnorm(start: str, layers: dict[str, Layer],
@@ -223,7 +224,7 @@ def bias_before_batchnorm(graph: LayerGraph, ctx: RuleContext) -> Iterator[Findi
             layer,
             f"{describe(layer)} adds a bias that {', '.join(f'`{n}`' for n in norms)} ({layers[norms[0]].type}) "
             f"subtracts again with its per-channel mean: {wasted:,} wasted parameters (threshold: any)",
-            wasted_params=wasted, norms=norms,
+            fix=no_bias_fix(layer, geometry, features), wasted_params=wasted, norms=norms,
         )
 
 
