@@ -23,7 +23,7 @@ import pytest
 from model_audit import audit
 from model_audit.report.finding import Severity
 from model_audit.target.loading import load_target
-from render_helpers import split_source
+from model_audit.render.locations import split_source
 
 CORPUS = Path(__file__).parent / "corpus_realworld"
 CASES = sorted(path.parent for path in CORPUS.glob("*/model.py"))
