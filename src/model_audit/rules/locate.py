@@ -231,7 +231,10 @@ def occurrence_of(layer: Layer, graph: LayerGraph | None) -> int:
 def locate(model: nn.Module, layer: Layer, source_path: Path | None = None, graph: LayerGraph | None = None) -> str | None:
     """The user's 'file:line' for ``layer`` of ``model`` (cached per model), never an installed package's file."""
     locator = _locator(id(model), model, str(source_path) if source_path else None)
-    return locator.locate(layer, occurrence_of(layer, graph))
+    try:
+        return locator.locate(layer, occurrence_of(layer, graph))
+    except (RecursionError, ValueError, TypeError, AttributeError):  # an odd class or source: no location, no crash
+        return None
 
 
 def model_location(model: nn.Module, source_path: Path | None = None) -> str | None:
