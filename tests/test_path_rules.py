@@ -27,7 +27,8 @@ def test_sigmoid_chain_bound_is_an_upper_bound_autograd_reaches(activation, k):
     assert grad.abs().max().item() <= finding.data["bound"] + 1e-7
     if activation is nn.Tanh:  # tight at 0: tanh'(0) = 1 and tanh(0) = 0 at every level
         assert grad.abs().max().item() == pytest.approx(finding.data["bound"])
-    assert finding.severity == Severity.WARNING
+    # tanh's bound is 1 (reached at 0): no attenuation is guaranteed, so a tanh-only chain is info.
+    assert finding.severity == (Severity.INFO if activation is nn.Tanh else Severity.WARNING)
 
 
 def test_sigmoid_depth_thresholds_are_options():
@@ -44,7 +45,7 @@ def test_missing_padding_area_lost_matches_the_real_output_size():
     model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 5), nn.ReLU(), nn.Conv2d(8, 8, (3, 1)))
     x = torch.randn(1, 3, 40, 30)
     out = model(x)
-    findings = _findings(audit(model, x), "missing-padding")
+    findings = _findings(audit(model, x, group=False), "missing-padding")
     assert [f.layer for f in findings] == ["0", "2", "4"]
     last = max(findings, key=lambda f: f.data["area_lost"])
     expected = 1 - (out.shape[2] * out.shape[3]) / (40 * 30)
@@ -154,7 +155,7 @@ def test_missing_padding_flags_exactly_the_overlapping_unpadded_convs(specs, siz
         y = module(x)
         sizes[name] = (x.shape[-1], y.shape[-1])
         x = y
-    findings = _findings(audit(model, input_shape=(1, 4, size, size)), "missing-padding")
+    findings = _findings(audit(model, input_shape=(1, 4, size, size), group=False), "missing-padding")
     assert {f.layer for f in findings} == set(expected)
     for f in findings:
         assert (f.data["input_size"][0], f.data["output_size"][0]) == sizes[f.layer] == expected[f.layer]

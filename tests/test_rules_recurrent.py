@@ -54,7 +54,9 @@ def test_fires_without_evidence(cell, tracer):
 
 def test_cells_unrolled_in_python_count_once():
     [finding] = findings(CellLoop(), shape=(5, 2, 16), tracer="hooks")
-    assert finding.layer == "cell" and finding.data["recurrent_layers"] == [f"cell{s}" for s in ["", "@1", "@2", "@3", "@4"]]
+    assert finding.layer == "cell" and finding.data["recurrent_layers"] == ["cell"]
+    assert finding.data["recurrent_calls"] == 5  # one module stepped 5 times (the sequence length)
+    assert "1 recurrent module(s) 'cell' (GRUCell, called 5 times)" in finding.message
 
 
 def test_no_recurrent_layer_no_finding():

@@ -29,7 +29,7 @@ def _audit(name: str):
     crop = weights.transforms().crop_size
     height, width = (crop[0], crop[-1]) if isinstance(crop, (list, tuple)) else (crop, crop)
     model = _build(name, weights)
-    return model, audit(model, input_shape=(1, 3, height, width))
+    return model, audit(model, input_shape=(1, 3, height, width), group=False)  # per-layer figures
 
 
 def test_path_rules_are_registered():

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .config import ProjectConfig
-from .errors import AuditError
+from .errors import AuditError, InputSpecError, ModelExecutionError
 from .ir.graph import LayerGraph
 from .report.audit_report import AuditReport
 from .report.build import build_report
@@ -59,6 +59,8 @@ class AuditOptions:
     # extras
     cross_check: str | None = None  # "fvcore"
     erf: bool = False  # effective receptive field (needs real weights)
+    # presentation
+    group: bool = True  # one finding per rule and repeated pattern, with its occurrences
 
     def with_(self, **changes: Any) -> "AuditOptions":
         return replace(self, **changes)
@@ -108,9 +110,13 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | Mappi
         raise TypeError(f"audit() got unexpected keyword argument(s) {', '.join(unknown)}")
     opts = replace(options or AuditOptions(), **kwargs)
     devices = resolve_devices(opts.device)
-    graph = trace_and_analyse(model, inputs, opts, devices)
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
                                                      severity=opts.severity, options=opts.rule_options)
+    try:
+        graph = trace_and_analyse(model, inputs, opts, devices)
+    except (ModelExecutionError, InputSpecError) as error:  # no trace: the trace-free rules still run
+        _rules_without_trace(model, error, opts, settings)
+        raise
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__
@@ -153,11 +159,32 @@ def _rules(model: nn.Module, graph: LayerGraph, opts: AuditOptions, settings: Ru
                              train_script=Path(opts.train_script) if opts.train_script else None,
                              train_step=opts.train_step, mode=opts.mode, probe=probe)
     findings = sorted(settings.apply(found), key=lambda f: (-f.severity, f.rule, f.layer or ""))
+    if opts.group:  # repeated blocks: one finding per rule and pattern, with its occurrences
+        from .rules.grouping import group_findings
+
+        findings = group_findings(findings)
     return findings, notes
 
 
+def _rules_without_trace(model: nn.Module, error: Exception, opts: AuditOptions, settings: RuleSettings) -> None:
+    """Rules that need only the module tree or the scripts (unclipped-rnn) run even when tracing failed;
+    their findings and the rules that could not run travel on the error."""
+    if not opts.rules or not isinstance(model, nn.Module):
+        return
+    from .rules.tree_only import attach, run_without_trace
+
+    found, notes = run_without_trace(model, f"tracing failed: {error}", settings, registry=opts.registry,
+                                     source_path=Path(opts.source_path) if opts.source_path else None,
+                                     train_script=Path(opts.train_script) if opts.train_script else None,
+                                     train_step=opts.train_step, mode=opts.mode)
+    attach(error, settings.apply(found), notes)
+
+
 def _extras(model: nn.Module, inputs: Any, report: AuditReport, opts: AuditOptions, devices: Devices) -> AuditReport:
-    sections: dict[str, Any] = {}
+    from .rules.locate import model_location  # where budget breaches point: the model's class in the user's code
+
+    sections: dict[str, Any] = {
+        "model_source": model_location(model, Path(opts.source_path) if opts.source_path else None)}
     if opts.cross_check is not None:
         if opts.cross_check != "fvcore":
             raise AuditError(f"unknown cross-check {opts.cross_check!r}; use fvcore")

@@ -6,8 +6,7 @@ the names of repeated blocks line up (``h.0.attn.add`` ... ``h.11.attn.add``).
 """
 from __future__ import annotations
 
-# Op names too long for a row; the layer's ``type`` keeps the full name.  # -> ir/ops.py
-SHORT_NAMES = {"scaled_dot_product_attention": "sdpa"}
+from .ops import LAYER_NAME_SHORT as SHORT_NAMES  # op names too long for a row; ``type`` keeps the full name
 
 
 def functional_name(scope: str, op: str, taken: dict[str, int]) -> str:

@@ -50,6 +50,8 @@ MATMUL_LIKE_DESCRIPTIONS: dict[str, str] = {
     "tensordot": "tensordot", "linalg_vecdot": "vecdot", "_convolution_mode": "convolution",
     "conv_tbc": "convolution (TBC)",
 }
+# Op names too long for a functional layer's name (``h.0.attn.sdpa``); the layer's ``type`` keeps the full name.
+LAYER_NAME_SHORT: dict[str, str] = {"scaled_dot_product_attention": "sdpa"}
 # Short names for the matmul-like ops in narrow table columns.
 SHORT_NAMES: dict[str, str] = {"scaled_dot_product_attention": "sdpa", "_native_multi_head_attention": "mha-fastpath",
                                "_transformer_encoder_layer_fwd": "encoder-fastpath"}
@@ -204,6 +206,15 @@ ZERO_COST = _names(
     "permute_copy view_copy t_copy transpose_copy unsqueeze_copy squeeze_copy _pin_memory record_stream "
     "_efficientzerotensor max_pool2d_with_indices_backward_"
 )
+
+# ATen op -> the functional spellings a user may have written for it (to find the user's call of an op
+# the hooks tracer recorded under its ATen name).
+FUNCTIONAL_SPELLINGS: dict[str, set[str]] = {"bernoulli": {"dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout"},
+               "native_dropout": {"dropout"}, "convolution": {"conv1d", "conv2d", "conv3d"},
+               "addmm": {"linear"}, "mm": {"linear", "matmul", "mm"}, "bmm": {"bmm", "matmul"},
+               "_softmax": {"softmax"}, "_log_softmax": {"log_softmax"}, "mean": {"mean", "adaptive_avg_pool2d"},
+               "max_pool2d_with_indices": {"max_pool2d"}, "native_batch_norm": {"batch_norm"},
+               "_native_batch_norm_legit_no_training": {"batch_norm"}, "native_layer_norm": {"layer_norm"}}
 
 # ------------------------------------------------------------------------------ kinds
 

@@ -36,8 +36,10 @@ def annotation(level: str, message: str, *, title: str, file: str | None = None,
 
 def render_github(report: AuditReport, root: str | Path | None = None, **_: Any) -> str:
     lines = []
+    model_path, model_line = split_source(report.extra.get("model_source"))  # the model's class (issue 12)
     for breach in (report.extra.get("budget") or {}).get("breaches", []):
-        lines.append(annotation("error", f"{report.model}: {breach['message']}", title="model-audit budget"))
+        lines.append(annotation("error", f"{report.model}: {breach['message']}", title="model-audit budget",
+                                file=project_file(model_path, root), line=model_line))
     for finding in report.findings:
         path, line = split_source(finding.source)
         where = f"{finding.layer}: " if finding.layer else ""

@@ -37,6 +37,7 @@ class RuleContext:
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     mode: str = "eval"
     probe: Any = None  # the ProbeReport measured rules judge (None without --probe)
+    graph: LayerGraph | None = None  # the graph being checked (locates the k-th call of a functional op)
 
     def finding(self, layer: Layer | str | None, message: str, *, fix: str | None = None,
                 severity: Severity | str | None = None, **data: Any) -> Finding:
@@ -54,16 +55,15 @@ class RuleContext:
         )
 
     def source_of(self, layer: Layer) -> str | None:
-        """The layer's module class, or for a functional call the class of the module that made it."""
-        if layer.source or layer.module is not None or self.model is None:
-            return layer.source
-        try:
-            owner = self.model.get_submodule(layer.scope) if layer.scope else self.model
-        except AttributeError:
-            return None
-        from ..trace.tracing import class_source
+        """The user's line for the layer (``rules/locate.py``): where it is built, or where its op is called;
+        never a file of an installed package (torch, torchvision): None when no user code is involved."""
+        if self.model is None:
+            from .locate import is_user_file
 
-        return class_source(type(owner))
+            return layer.source if is_user_file((layer.source or "").rpartition(":")[0]) else None
+        from .locate import locate
+
+        return locate(self.model, layer, self.source_path, self.graph)
 
 
 def graded(value: float, warning: float, error: float) -> Severity:
@@ -86,6 +86,7 @@ class Rule:
     fix_hint: str = ""  # one-line fix put on findings by default
     plugin: str = ""  # filled in by the registry: the plugin that provided the rule
     measured: bool = False  # findings come from probes (--probe), not from reading the graph
+    needs_trace: bool = True  # False: the module tree and the scripts suffice (runs even when tracing fails)
 
     def __post_init__(self) -> None:
         if not RULE_ID.match(self.id):
@@ -98,13 +99,14 @@ class Rule:
 
 def rule(*, id: str, severity: str | Severity, summary: str, what: str, why: str, example: str, fix: str,
          fix_hint: str = "", options: dict[str, Any] | None = None,
-         option_help: dict[str, str] | None = None, measured: bool = False) -> Callable[[CheckFn], Rule]:
+         option_help: dict[str, str] | None = None, measured: bool = False,
+         needs_trace: bool = True) -> Callable[[CheckFn], Rule]:
     """Decorator turning ``check(graph, ctx) -> Iterable[Finding]`` into a :class:`Rule`."""
 
     def wrap(check: CheckFn) -> Rule:
         return Rule(id=id, severity=Severity.parse(severity), summary=summary,
                     doc=RuleDoc(what=what.strip(), why=why.strip(), example=example.strip("\n"), fix=fix.strip()),
                     check=check, options=dict(options or {}), option_help=dict(option_help or {}),
-                    fix_hint=fix_hint or summary, measured=measured)
+                    fix_hint=fix_hint or summary, measured=measured, needs_trace=needs_trace)
 
     return wrap

@@ -7,7 +7,6 @@ with the sequence length. Probes only measure.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
@@ -66,26 +65,29 @@ def _confirm_sigmoid(finding: Finding, report: Any, by_name: dict, t: dict[str, 
 
 
 def _confirm_dropout(finding: Finding, by_name: dict) -> Finding:
+    from .builtin.dropout_inference import variance_verdict  # the rule judges its measurement
+
+    band = finding.data.get("variance_band") or (0.9, 1.1)  # the rule's option, carried on its finding
     bn = by_name.get(str(finding.data.get("batchnorm")))
     ratio = bn.bn_variance_ratio if bn is not None else None
-    if ratio is None:
+    verdict = variance_verdict(ratio, float(band[0]), float(band[1]))
+    if verdict["verdict"] is None:
         return finding
-    shift = abs(1.0 - ratio)
-    text = f"measured Var(BN input, eval) / running_var = {ratio:.3g} at `{bn.name}` (1.0 = no shift"
-    if shift >= 0.3:
-        return _annotate(finding, text + "; |1 − ratio| ≥ 0.3: confirmed)", Severity.ERROR, variance_ratio=ratio)
-    if shift < 0.05:
-        return _annotate(finding, text + "; |1 − ratio| < 0.05: negligible)", Severity.INFO, variance_ratio=ratio)
-    return _annotate(finding, text + ")", variance_ratio=ratio)
+    text = f"{verdict['text']} at `{bn.name}`"
+    if verdict["verdict"] == "silence":
+        return _annotate(finding, text, Severity.INFO, variance_ratio=ratio)
+    return _annotate(finding, text, Severity.ERROR if abs(1.0 - ratio) >= 0.3 else None, variance_ratio=ratio)
 
 
 def _confirm_rnn(finding: Finding, seq: dict[str, Any], t: dict[str, float]) -> Finding:
+    from .builtin.recurrent import measured_growth  # the rule judges its measurement
+
     pairs = ", ".join(f"{n:.3g} at T={length}" for length, n in zip(seq["lengths"], seq["grad_norms"]))
     growth = seq.get("growth")
-    max_norm = seq.get("suggested_max_norm")
+    verdict = measured_growth(growth, t["rnn_growth"], seq.get("suggested_max_norm"))
+    max_norm = verdict["max_norm"]
     fix = f"after loss.backward(): torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm={max_norm:g})" \
         if max_norm else None
-    text = f"gradient norm {pairs}; growth ×{_g(growth)} (threshold ×{t['rnn_growth']:g}); suggested max_norm={_g(max_norm)}"
-    severity = Severity.ERROR if growth is not None and (growth >= t["rnn_growth"] or not math.isfinite(growth)) else None
-    return _annotate(finding, text, severity, fix=fix, sequence_lengths=seq["lengths"], sequence_grad_norms=seq["grad_norms"],
+    return _annotate(finding, f"gradient norm {pairs}; {verdict['text']}", verdict["severity"], fix=fix,
+                     sequence_lengths=seq["lengths"], sequence_grad_norms=seq["grad_norms"],
                      growth=growth, suggested_max_norm=max_norm)

@@ -23,7 +23,7 @@ def known_ids(registry: Registry) -> dict[str, Any]:
 def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, registry: Registry | None = None,
               model: nn.Module | None = None, source_path: Path | None = None, train_script: Path | None = None,
               train_step: Callable | None = None, mode: str = "eval",
-              probe: Any = None) -> tuple[list[Finding], list[str]]:
+              probe: Any = None, trace_free_only: bool = False) -> tuple[list[Finding], list[str]]:
     """Return (findings of the selected rules, notes about rules that failed).
 
     ``probe`` (a ProbeReport, with ``--probe``) is what the measured rules judge and what confirms or
@@ -37,11 +37,11 @@ def run_rules(graph: LayerGraph, settings: RuleSettings | None = None, *, regist
     notes: list[str] = []
     resolved = {rule.id: resolved_options(rule, settings) for rule in registry}
     for rule in registry:
-        if not settings.selects(rule.id) or (rule.measured and probe is None):
+        if not settings.selects(rule.id) or (rule.measured and probe is None) or (trace_free_only and rule.needs_trace):
             continue
         ctx = RuleContext(rule=rule, options=resolved[rule.id], model=model if model is not None else graph.model,
                           source_path=source_path, train_script=train_script, train_step=train_step,
-                          input_shapes=list(graph.input_shapes), mode=mode, probe=probe)
+                          input_shapes=list(graph.input_shapes), mode=mode, probe=probe, graph=graph)
         try:
             findings.extend(rule.check(graph, ctx))
         except AuditError:  # bad user input a rule reads (an unparsable --train-script): exit 2

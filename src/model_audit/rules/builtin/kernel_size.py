@@ -9,6 +9,7 @@ from ...report.finding import Finding
 from ..base import RuleContext, rule
 from ...ir.facts import ConvGeometry, conv_geometry
 from ._layers import conv_weights, effective_kernel, size_text
+from .fix_texts import odd_kernel_fix
 
 
 @rule(
@@ -22,8 +23,14 @@ dilated extent `d(k−1)+1` decides, so a 2-tap kernel at dilation 2 (extent 3, 
 Not flagged: kernel 1; non-overlapping patchify convolutions (kernel == stride along that axis, the ViT, Swin and
 ConvNeXt stems); transposed convolutions whose kernel is a multiple of the stride (the
 checkerboard-free upsampler `ConvTranspose2d(k=4, s=2, p=1)`); a window spanning the whole padded
-map (DCGAN's final `Conv2d(512, 1, 4, 1, 0)` on a 4×4 map: one output, nothing to shift). A strided even kernel whose size is
-a multiple of the stride (`k=4, s=2`, DCGAN/PatchGAN discriminators) is reported as info.
+map (DCGAN's final `Conv2d(512, 1, 4, 1, 0)` on a 4×4 map: one output, nothing to shift); an unpadded
+window that slides along one axis only — Kim's TextCNN `Conv2d(1, 100, (2, 300))` whose width spans the
+whole embedding, an unpadded `nn.Conv1d(k=2)` after a causal `F.pad` — since such a window is an n-gram
+(or a causal tap pair): no padding tries to keep the size, its output indexes windows, not centred
+positions, and is usually pooled over time. A padded even 1-D kernel still fires (it tries to keep the
+size and cannot). A strided even kernel whose
+size is a multiple of the stride (`k=4, s=2`, DCGAN/PatchGAN discriminators) is reported as info. The
+fix names the layer's own odd kernel and padding (`nn.Conv2d(64, 64, kernel_size=3, padding=1)`).
 """,
     why="""
 An odd kernel has a centre: with padding `p = (k−1)/2` the output at position `i` is centred on
@@ -53,8 +60,9 @@ def even_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
                 if k > 1 and geometry.effective_kernel(a) % 2 == 0 and k != geometry.stride[a]
                 and not (geometry.transposed and k % geometry.stride[a] == 0)
                 and not _whole_map(geometry, a, spatial)]
-        if not axes:
-            continue
+        sliding = [a for a in range(len(geometry.kernel)) if not _whole_map(geometry, a, spatial)]
+        if not axes or (len(sliding) == 1 and geometry.pad(sliding[0]) == 0):
+            continue  # an unpadded 1-D window (TextCNN over full-width embeddings, causal taps): an n-gram
         strided = all(geometry.stride[a] > 1 and geometry.kernel[a] % geometry.stride[a] == 0 for a in axes)
         kernel, stride = size_text(geometry.kernel), size_text(geometry.stride)
         yield ctx.finding(
@@ -62,7 +70,7 @@ def even_kernel(graph: LayerGraph, ctx: RuleContext) -> Iterable[Finding]:
             f"kernel {kernel} is even along {'axis' if len(axes) == 1 else 'axes'} {', '.join(map(str, axes))} "
             f"(stride {stride}); "
             f"an odd kernel (threshold: kernel odd, 1, or == stride) keeps a centre tap and the input grid",
-            severity="info" if strided else None,
+            severity="info" if strided else None, fix=odd_kernel_fix(layer, geometry, axes),
             kernel=list(geometry.kernel), stride=list(geometry.stride), even_axes=axes,
         )
 

@@ -8,6 +8,8 @@ from ...report.finding import Finding
 from ..base import RuleContext, graded, rule
 from ._layers import conv_geometry, data_inputs, describe, drop_probability, has_bias, is_batchnorm, linear_features
 from ._layers import uses_running_stats
+from .dropout_inference import active_at_inference, variance_verdict
+from .fix_texts import no_bias_fix
 
 
 def _reaches_batchnorm(start: str, layers: dict[str, Layer],
@@ -48,8 +50,14 @@ A dropout (`nn.Dropout`, `nn.Dropout2d`, `nn.AlphaDropout`, ..., `F.dropout`) wi
 output reaches a BatchNorm that normalizes with running statistics, through any path with no
 BatchNorm in between (convolutions, activations, residual adds included). A LayerNorm, GroupNorm or
 InstanceNorm on the way ends the path: they normalize each sample by its own statistics at
-inference too. p = 0 is not a finding (ViT's default dropouts). Severity grows with p: info below
-`warning_p`, a warning from it, an error from `error_p`.
+inference too. p = 0 is not a finding (ViT's default dropouts), nor p below `min_p` (default 0.01:
+DenseNet-style `Dropout(p=1e-7)` "hot fix" dropouts scale by 1.0000001, a shift no one can measure).
+Not flagged either: a dropout that stays on at inference — `F.dropout(x, p)` without `training=`
+(which defaults to True), Monte-Carlo dropout modules that sample in eval mode — since training and
+inference then see the same variance (judged from an eval-mode audit, the default). Severity grows
+with p: info below `warning_p`, a warning from it, an error from `error_p`. With `--probe`, a measured
+train/eval variance ratio inside `variance_band` (0.9..1.1) downgrades the finding to info, quoting
+the figure; outside it the figure confirms the finding.
 
 Tracers: torch.fx sees `F.dropout(x, p, training=self.training)` in both modes (its `training`
 argument is baked in, its `p` is read). The hooks tracer sees `nn.Dropout` modules in both modes,
@@ -76,33 +84,51 @@ Move dropout after the last BatchNorm (e.g. only before the classifier), or repl
 it by LayerNorm/GroupNorm, or use a variance-stable dropout (Uout, Li et al. 2019).
 """,
     fix_hint="move Dropout after the last BatchNorm (e.g. just before the classifier)",
-    options={"warning_p": 0.1, "error_p": 0.5},
+    options={"warning_p": 0.1, "error_p": 0.5, "min_p": 0.01, "variance_band": [0.9, 1.1]},
     option_help={
         "warning_p": "drop probability from which a finding is a warning (below: info)",
         "error_p": "drop probability from which a finding is an error",
+        "min_p": "drop probability below which a dropout is not reported at all (DenseNet's p=1e-7)",
+        "variance_band": "measured train/eval variance ratio [low, high] (with --probe) taken as no shift: info",
     },
 )
 def dropout_before_batchnorm(graph: LayerGraph, ctx: RuleContext) -> Iterator[Finding]:
     warn, error = float(ctx.options["warning_p"]), float(ctx.options["error_p"])
+    min_p = float(ctx.options["min_p"])
+    low, high = (float(v) for v in ctx.options["variance_band"])
     layers = graph.by_name()
     consumers = graph.consumers()
     for layer in graph:
         p = drop_probability(layer)
-        if not p or p <= 0:
+        if not p or p <= 0 or p < min_p:
             continue
         hit = _reaches_batchnorm(layer.name, layers, consumers)
-        if hit is None:
+        if hit is None or active_at_inference(layer, ctx.mode):
             continue
         bn, path = hit
         via = f" via {' → '.join(path)}" if path else " directly"
+        measured = variance_verdict(_measured_ratio(ctx, bn), low, high)
+        if measured["verdict"] == "silence":
+            yield ctx.finding(layer, f"{describe(layer)} drops with p={p:g} before BatchNorm `{bn}`{via}; "
+                                     f"{measured['text']}", severity="info", p=p, batchnorm=bn, path=path)
+            continue
         yield ctx.finding(
             layer,
             f"{describe(layer)} drops with p={p:g} and its output reaches BatchNorm `{bn}`{via} with no BatchNorm "
             f"between: the running variance is estimated under dropout's 1/(1-p) = {1 / (1 - p):.3g}× scaling and is "
             f"wrong at inference (threshold: warning at p ≥ {warn:g}, error at p ≥ {error:g})",
             severity=graded(p, warn, error),
-            p=p, batchnorm=bn, path=path,
+            p=p, batchnorm=bn, path=path, variance_band=[low, high],
         )
+
+
+def _measured_ratio(ctx: RuleContext, bn: str) -> float | None:
+    """The probe's Var(BN input, eval) / running_var at ``bn`` when the context carries a probe report."""
+    probe = getattr(ctx, "probe", None)
+    for layer in getattr(probe, "layers", None) or []:
+        if getattr(layer, "name", None) == bn:
+            return getattr(layer, "bn_variance_ratio", None)
+    return None
 
 
 def _bias_axis(layer: Layer) -> int | None:
@@ -198,7 +224,7 @@ def bias_before_batchnorm(graph: LayerGraph, ctx: RuleContext) -> Iterator[Findi
             layer,
             f"{describe(layer)} adds a bias that {', '.join(f'`{n}`' for n in norms)} ({layers[norms[0]].type}) "
             f"subtracts again with its per-channel mean: {wasted:,} wasted parameters (threshold: any)",
-            wasted_params=wasted, norms=norms,
+            fix=no_bias_fix(layer, geometry, features), wasted_params=wasted, norms=norms,
         )
 
 

@@ -75,8 +75,21 @@ def _bound(chain: tuple[str, ...], layers: dict[str, Layer]) -> tuple[float, str
     bound = 1.0
     for kind, n in counts.items():
         bound *= SATURATING_MAX_DERIVATIVE[kind] ** n
-    formula = " · ".join(f"{_fraction(SATURATING_MAX_DERIVATIVE[kind])}^{n} ({kind})" for kind, n in counts.items())
+    formula = " · ".join(f"{_fraction(SATURATING_MAX_DERIVATIVE[kind])}^{n} ({kind})" for kind, n in counts.items()
+                         if kind not in _UNIT_BOUND)
+    unit = sum(n for kind, n in counts.items() if kind in _UNIT_BOUND)
+    if unit:
+        names = "/".join(kind for kind in counts if kind in _UNIT_BOUND)
+        formula = (formula + " · " if formula else "") + f"{names}' ≤ 1 ({unit}×, no attenuation guaranteed)"
     return bound, formula, counts
+
+
+# Activations whose derivative bound is 1 (tanh'(0) = 1, softsign'(0) = 1): a chain of them guarantees no
+# attenuation, and they are required where the model is differentiated twice (PINNs). -> ir/ops.py
+_UNIT_BOUND = {"tanh", "softsign"}
+SMOOTH_FIX = ("keep the smooth activation if the model needs it (a PINN differentiates its output twice: ReLU's second "
+              "derivative is zero); keep pre-activations out of the flat tails with Xavier/Glorot init (gain 5/3 for tanh), "
+              "a LayerNorm before each activation, or residual connections; `--probe` measures the saturation")
 
 
 def _fraction(value: float) -> str:
@@ -109,8 +122,12 @@ k = 3, 0.00024 at k = 6. Early layers then learn orders of magnitude slower than
 1991; Glorot & Bengio, AISTATS 2010, who show the top sigmoid layer saturating). The bound per
 activation is its largest derivative — sigmoid 1/4, hardsigmoid 1/6, tanh 1, softsign 1 — and the
 reported bound is their product along the chain. tanh and softsign reach 1 only at 0 and saturate
-like the sigmoid (1 − tanh²(z) → 0), so they count toward the depth `k` that sets the severity,
-with a bound that says how much is guaranteed lost. A residual connection gives the gradient a path
+like the sigmoid (1 − tanh²(z) → 0), so they count toward the depth `k`; but a bound of 1 guarantees
+no attenuation (autograd reaches it at 0), and deep tanh MLPs train with Xavier init (Glorot & Bengio
+2010) and are required where the model is differentiated twice (physics-informed nets: ReLU's second
+derivative is zero). So a chain of tanh/softsign only is reported as **info**, with a fix that keeps the
+smooth activation (init, LayerNorm, residuals); whether it saturates is measured by `--probe`
+(`saturated-activations`, `vanishing-gradient`). Chains with a sigmoid or hardsigmoid are graded by `k`. A residual connection gives the gradient a path
 around the chain (He et al. 2016); a normalization layer rescales the backward signal by γ/σ
 (Ioffe & Szegedy 2015); both reset or bypass the chain.
 """,
@@ -150,13 +167,17 @@ def sigmoid_vanishing_gradient(graph: LayerGraph, ctx: RuleContext) -> Iterator[
             continue  # an earlier layer on the same chain is reported with the whole chain
         k = len(chain)
         bound, formula, counts = _bound(chain, layers)
+        smooth_only = all(kind in _UNIT_BOUND for kind in counts)
+        smooth_any = any(kind in _UNIT_BOUND for kind in counts)
         yield ctx.finding(
             layer,
             f"the gradient reaching {describe(layer)} passes k={k} chained saturating activations "
             f"({', '.join(f'`{name}`' for name in chain)}) with no residual bypass or normalization: derivative bound "
             f"{formula} = {bound:.3g} (all-sigmoid bound 0.25^k = {0.25 ** k:.3g}); "
-            f"threshold: warning at k ≥ {warn}, error at k ≥ {error}",
-            severity=graded(k, warn, error),  # k >= warn: only such chains are reported
+            f"threshold: warning at k ≥ {warn}, error at k ≥ {error}"
+            + ("; a tanh/softsign-only chain is info" if smooth_only else ""),
+            severity="info" if smooth_only else graded(k, warn, error),  # k >= warn: only such chains are reported
+            fix=SMOOTH_FIX if smooth_any else None,
             depth=k, bound=bound, activations=list(chain), counts=counts,
         )
 

@@ -1,9 +1,9 @@
-"""Evidence that gradients get clipped: in source files (AST), a train_step callable, or gradient hooks.
+"""Evidence that gradients get clipped at run time: a train_step callable, or gradient hooks on the model.
 
-``unclipped-rnn`` stays silent when any of these shows clipping. The evidence is looked for, not
-executed: files are parsed, never imported; callables are read through ``inspect.getsource`` (or
-their bytecode names when the source is unavailable); hooks already registered on the model's
-parameters and modules are inspected the same way.
+The evidence is looked for, not executed: callables are read through ``inspect.getsource`` (or
+their bytecode names when the source is unavailable), and the functions they call are followed
+through their globals; hooks already registered on the model's parameters and modules are
+inspected the same way. Source files are read by ``flow``.
 """
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import inspect
 import textwrap
 import types
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch.nn as nn
 
-from ..errors import AuditError
-from ..ir import ops
+from ...ir import ops
+
 
 #: calls that clip gradients (torch, accelerate, fabric, deepspeed all use these names)
 CLIP_FUNCTIONS = frozenset({"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grad_value",
@@ -49,47 +48,10 @@ def _call_name(node: ast.Call) -> str | None:
     return None
 
 
-def _truthy_keyword(keyword: ast.keyword) -> bool:
-    value = keyword.value
-    return not (isinstance(value, ast.Constant) and value.value in (None, 0, 0.0, False))
-
-
 def _calls(tree: ast.AST, names: frozenset) -> Iterable[ast.Call]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and _call_name(node) in names:
             yield node
-
-
-def evidence_in_tree(tree: ast.AST, where: str) -> list[Evidence]:
-    """Clipping calls, clipping trainer keywords, and hook registrations whose hook clamps."""
-    found = [Evidence(f"{where}:{call.lineno}", f"{_call_name(call)}()") for call in _calls(tree, CLIP_FUNCTIONS)]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            for keyword in node.keywords:
-                if keyword.arg in CLIP_KEYWORDS and _truthy_keyword(keyword):
-                    found.append(Evidence(f"{where}:{node.lineno}", f"{keyword.arg}="))
-    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    for call in _calls(tree, HOOK_REGISTRATIONS):
-        for arg in [*call.args, *(k.value for k in call.keywords)]:
-            body: ast.AST | None = arg
-            if isinstance(arg, ast.Name):
-                body = functions.get(arg.id)
-            if body is not None and any(True for _ in _calls(body, CLAMP_CALLS)):
-                found.append(Evidence(f"{where}:{call.lineno}", f"{_call_name(call)}() with a clamping hook"))
-    return found
-
-
-def evidence_in_file(path: Path, label: str) -> list[Evidence]:
-    """Parse ``path`` (never import it); a missing or unparsable file is the user's error (exit 2)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise AuditError(f"cannot read {label} {path}: {error.strerror}") from None
-    try:
-        tree = ast.parse(text, filename=str(path))
-    except SyntaxError as error:
-        raise AuditError(f"syntax error in {label} {path}, line {error.lineno}: {error.msg}") from None
-    return evidence_in_tree(tree, Path(path).name)
 
 
 def _code_names(code: types.CodeType) -> set[str]:
@@ -100,21 +62,36 @@ def _code_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _function_calls(fn: Callable, names: frozenset) -> str | None:
-    """The first of ``names`` that ``fn`` calls: from its source's AST, else from its bytecode."""
+def _function_calls(fn: Callable, names: frozenset, depth: int = 0) -> str | None:
+    """The first of ``names`` that ``fn`` calls: from its source's AST, else from its bytecode; a
+    name bound in ``fn``'s globals to a clipping function under an alias (``clip_grad_norm_ as
+    clip``) counts, and a plain Python function it calls is followed (to depth 8)."""
     target = inspect.unwrap(getattr(fn, "__func__", fn))
     try:
         source = textwrap.dedent(inspect.getsource(target))
         tree: ast.AST | None = ast.parse(source)
     except (OSError, TypeError, SyntaxError):  # no source, or a lambda in the middle of a line
         tree = None
+    namespace = getattr(target, "__globals__", {})
     if tree is not None:
         for call in _calls(tree, names):
             return _call_name(call)
-        return None
-    code = getattr(target, "__code__", None) or getattr(getattr(target, "__call__", None), "__code__", None)
-    hits = sorted(_code_names(code) & names) if code is not None else []
-    return hits[0] if hits else None
+        called = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    else:
+        code = getattr(target, "__code__", None) or getattr(getattr(target, "__call__", None), "__code__", None)
+        hits = sorted(_code_names(code) & names) if code is not None else []
+        if hits:
+            return hits[0]
+        called = sorted(_code_names(code)) if code is not None else []
+    for name in called:
+        value = namespace.get(name)
+        if getattr(value, "__name__", None) in names:
+            return f"{name} (= {value.__name__})"
+        if depth < 8 and isinstance(value, types.FunctionType) and value is not target:
+            inner = _function_calls(value, names, depth + 1)
+            if inner:
+                return f"{name}() → {inner}"
+    return None
 
 
 def evidence_in_callable(fn: Callable, label: str = "train_step") -> list[Evidence]:

@@ -1,0 +1,24 @@
+"""The same GRU trained with transformers' Trainer with clipping switched off (max_grad_norm=0)."""
+import torch
+import torch.nn as nn
+
+EXPECT = {"unclipped-rnn"}
+
+
+class GRUTokenClassifier(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(30522, 128)
+        self.gru = nn.GRU(128, 128, num_layers=2, batch_first=True)
+        self.classifier = nn.Linear(128, 9)
+
+    def forward(self, input_ids):
+        hidden, _ = self.gru(self.embed(input_ids))
+        return self.classifier(hidden)
+
+
+model = GRUTokenClassifier()
+
+
+def example_inputs():
+    return (torch.randint(0, 30522, (2, 16)),)

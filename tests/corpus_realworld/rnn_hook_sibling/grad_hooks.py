@@ -1,0 +1,2 @@
+def clamp_grad(grad, bound=1.0):
+    return grad.clamp(-bound, bound)
