@@ -93,6 +93,8 @@ def move_inputs(obj: Any, device: torch.device) -> Any:
             moved = InputSpec(tuple(obj.shape), obj.dtype).build(device)
         else:
             moved = obj.detach().to(device)
+            if moved.device.type != "meta" and moved.device == obj.device:
+                moved = moved.clone()  # an in-place first layer must not write into the caller's tensor
         if obj.requires_grad and (moved.is_floating_point() or moved.is_complex()):
             moved.requires_grad_(True)
         return moved

@@ -17,7 +17,7 @@ from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
 from ..analyses.params import annotate_params
 from ..analyses.receptive_field import annotate_receptive_fields
-from .placement import model_device, placed_on, preserved_state
+from .placement import lazy_names, model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
 
@@ -114,6 +114,10 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         raise AuditError(f"unknown tracer {tracer!r}; use one of {', '.join(TRACERS)}")
     if mode not in ("eval", "train"):
         raise AuditError(f"unknown mode {mode!r}; use eval or train")
+    lazy = lazy_names(model)
+    if lazy:  # their sizes are unknown until a real forward; the run would count a private copy only
+        raise AuditError(f"{type(model).__name__} has uninitialised lazy parameters ({', '.join(lazy[:3])}"
+                         f"{', ...' if len(lazy) > 3 else ''}): run one forward pass on a real batch before auditing")
     target = _resolve_device(device)
     training = mode == "train"
     notes: list[str] = []

@@ -147,7 +147,8 @@ class MetaKernelCache:
             return func(*args, **kwargs)
         found: list = []
         try:
-            key = (func, _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
+            # The default dtype decides the dtype of scalars and fresh tensors some kernels make.
+            key = (func, torch.get_default_dtype(), _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
         except TypeError:
             return func(*args, **kwargs)
         if not found:  # creation ops depend on global state (default dtype): always run
