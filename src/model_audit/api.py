@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 import torch.nn as nn
 
 from .trace import engine
+from .errors import user_code
 from .config import ProjectConfig
 from .report.finding import Finding
 from .report.audit_report import AuditReport
@@ -59,8 +60,9 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         from .rules.builtin.measured import RULES as MEASURED, probe_thresholds
 
         options["thresholds"] = {**probe_thresholds(MEASURED, settings.options), **(options.get("thresholds") or {})}
-        result = probe_model(model, report.graph, inputs=inputs, input_shape=input_shape, device=probe_device,
-                             loss_fn=loss_fn, targets=targets, seed=seed, **options)
+        with user_code(f"forward of {type(model).__name__} (probe)"):
+            result = probe_model(model, report.graph, inputs=inputs, input_shape=input_shape, device=probe_device,
+                                 loss_fn=loss_fn, targets=targets, seed=seed, **options)
         report.probe = result
         findings = confirm_findings(findings, result, options.get("thresholds")) + list(result.findings)
     report.findings = sorted(settings.apply(findings), key=lambda f: (-f.severity, f.rule, f.layer or ""))

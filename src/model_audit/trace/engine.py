@@ -8,7 +8,7 @@ from typing import Any, Iterator
 import torch
 import torch.nn as nn
 
-from ..errors import AuditError, InputSpecError, ModelExecutionError
+from ..errors import AuditError, InputSpecError, ModelExecutionError, user_code
 from ..report.audit_report import AuditReport
 from .counting import OpCounter
 from .fx_tracer import run_fx, symbolic_trace
@@ -121,7 +121,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     target = _resolve_device(device)
     training = mode == "train"
     notes: list[str] = []
-    with _gc_paused():
+    with _gc_paused(), user_code(f"forward of {type(model).__name__}"):
         return _audit(model, inputs, input_shape, target, tracer, backward, training, notes, name, mode)
 
 
