@@ -242,14 +242,12 @@ def _baseline_cell(record: dict[str, Any], state: _State) -> str:
 
 
 def _tolerance(text: str) -> float:
-    raw = str(text).strip()
+    from .numbers import parse_fraction
+
     try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise pytest.UsageError(f"--model-audit-tolerance: cannot parse {text!r}; use e.g. 1% or 0.01") from None
-    if value < 0:
-        raise pytest.UsageError(f"--model-audit-tolerance: {text!r} is negative")
-    return value
+        return parse_fraction(text)
+    except ValueError as error:
+        raise pytest.UsageError(f"--model-audit-tolerance: {error}; use e.g. 1% or 0.01") from None
 
 
 def _read_baseline(path: Path) -> dict[str, dict[str, int]]:
