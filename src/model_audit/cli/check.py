@@ -28,6 +28,7 @@ from typing import Any
 from ..config import ConfigError, ProjectConfig, load_config
 from ..errors import AuditError
 from ..progress import Progress
+from ..render.escape import md_code, md_text, plain
 from ._output import write_output
 from ..report.budget import Breach, Budget
 from ..units import format_count
@@ -172,17 +173,17 @@ def render_text(results: list[TargetResult]) -> str:
     lines = []
     for r in results:
         if r.error is not None:
-            lines.append(f"ERROR {r.spec.name}: {r.error}")
+            lines.append(f"ERROR {plain(r.spec.name)}: {plain(r.error)}")
             continue
         report, limits = r.report, r.spec.budget
         figures = ", ".join(f"{label} {format_count(getattr(report, m))}"
                             + (f"/{format_count(getattr(limits, m))}" if getattr(limits, m) is not None else "")
                             for m, label in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")))
         count = len(report.findings)
-        lines.append(f"{r.status.upper():<5} {r.spec.name}: {figures}, {count} finding{'s' if count != 1 else ''}")
+        lines.append(f"{r.status.upper():<5} {plain(r.spec.name)}: {figures}, {count} finding{'s' if count != 1 else ''}")
         lines += [f"      {b.message()}" for b in r.breaches]
         if r.findings_fail:
-            lines += [f"      {f.severity} {f.rule}" + (f" at {f.layer}" if f.layer else "") + f": {f.message}"
+            lines += [f"      {f.severity} {f.rule}" + (f" at {plain(f.layer)}" if f.layer else "") + f": {plain(f.message)}"
                       for f in report.findings]
     lines.append(_summary(results))
     return "\n".join(lines)
@@ -198,10 +199,10 @@ def render_markdown(results: list[TargetResult]) -> str:
              "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         if r.report is None:
-            lines.append(f"| {icon['error']} | `{r.spec.name}` | | | | | {r.error} |")
+            lines.append(f"| {icon['error']} | {md_code(r.spec.name)} | | | | | {md_text(r.error)} |")
             continue
-        details = "<br>".join(b.message() for b in r.breaches).replace("|", "\\|")
-        lines.append(f"| {icon[r.status]} | `{r.spec.name}` | {format_count(r.report.params)} | {format_count(r.report.macs)} | "
+        details = "<br>".join(md_text(b.message()) for b in r.breaches)
+        lines.append(f"| {icon[r.status]} | {md_code(r.spec.name)} | {format_count(r.report.params)} | {format_count(r.report.macs)} | "
                      f"{format_count(r.report.flops)} | {len(r.report.findings)} | {details} |")
     return "\n".join(lines + ["", _summary(results)]) + "\n"
 
