@@ -17,6 +17,7 @@ from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
 from ..analyses.params import annotate_params
 from ..analyses.receptive_field import annotate_receptive_fields
+from .untouched import recursion_room
 from .placement import lazy_names, model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
@@ -121,7 +122,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     target = _resolve_device(device)
     training = mode == "train"
     notes: list[str] = []
-    with _gc_paused(), user_code(f"forward of {type(model).__name__}"):
+    with _gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
         return _audit(model, inputs, input_shape, target, tracer, backward, training, notes, name, mode)
 
 

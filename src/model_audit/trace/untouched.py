@@ -110,3 +110,23 @@ def untouched(model: nn.Module) -> Iterator[None]:
     finally:
         modules.restore()
         rng.restore()
+
+
+RECURSION_LIMIT = 4000  # about 600 nested module calls; Python's default 1000 stops near 200
+
+
+@contextmanager
+def recursion_room(limit: int = RECURSION_LIMIT) -> Iterator[None]:
+    """Raise Python's recursion limit for the block (never lower it), then put it back.
+
+    Each nested module call takes about six Python frames (``__call__``, ``_call_impl``, hooks,
+    ``forward``), tracing adds more: a model nested 200 deep exhausts the default limit of 1000.
+    """
+    previous = sys.getrecursionlimit()
+    if previous < limit:
+        sys.setrecursionlimit(limit)
+    try:
+        yield
+    finally:
+        if sys.getrecursionlimit() != previous:
+            sys.setrecursionlimit(previous)
