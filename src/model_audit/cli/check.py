@@ -47,6 +47,11 @@ class TargetSpec:
     ignore: list[str] | None = None
     device: str | None = None
     mode: str = "eval"
+    outside: str | None = None  # the file, when it lies outside the project tree: user code from elsewhere runs
+
+    @property
+    def outside_note(self) -> str | None:
+        return None if self.outside is None else f"runs {self.outside}, outside the project tree"
 
 
 @dataclass
@@ -66,6 +71,8 @@ class TargetResult:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.spec.name, "target": self.spec.target, "status": self.status,
                                 "budget": self.spec.budget.to_dict()}
+        if self.spec.outside is not None:
+            data["outside_project"] = self.spec.outside
         if self.error is not None:
             data["error"] = self.error
         if self.report is not None:
@@ -129,8 +136,9 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             inputs = [inputs]
         if inputs is not None and not (isinstance(inputs, list) and all(isinstance(x, str) for x in inputs)):
             raise ConfigError(f"{where}: 'inputs' must be a list of shapes like [\"1,3,224,224\"]")
+        resolved = _resolve(target, project.root)
         specs.append(TargetSpec(
-            target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
+            target=resolved, outside=_outside(resolved, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
             device=entry.get("device"), mode=str(entry.get("mode", "eval"))))
@@ -172,8 +180,10 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
 def render_text(results: list[TargetResult]) -> str:
     lines = []
     for r in results:
+        note = [f"      note: {plain(r.spec.outside_note)}"] if r.spec.outside_note else []
         if r.error is not None:
             lines.append(f"ERROR {plain(r.spec.name)}: {plain(r.error)}")
+            lines += note
             continue
         report, limits = r.report, r.spec.budget
         figures = ", ".join(f"{label} {format_count(getattr(report, m))}"
@@ -181,6 +191,7 @@ def render_text(results: list[TargetResult]) -> str:
                             for m, label in (("params", "params"), ("macs", "MACs"), ("flops", "FLOPs")))
         count = len(report.findings)
         lines.append(f"{r.status.upper():<5} {plain(r.spec.name)}: {figures}, {count} finding{'s' if count != 1 else ''}")
+        lines += note
         lines += [f"      {b.message()}" for b in r.breaches]
         if r.findings_fail:
             lines += [f"      {f.severity} {f.rule}" + (f" at {plain(f.layer)}" if f.layer else "") + f": {plain(f.message)}"
@@ -199,9 +210,11 @@ def render_markdown(results: list[TargetResult]) -> str:
              "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         if r.report is None:
-            lines.append(f"| {icon['error']} | {md_code(r.spec.name)} | | | | | {md_text(r.error)} |")
+            details = md_text(r.error) + (f"<br>{md_text(r.spec.outside_note)}" if r.spec.outside_note else "")
+            lines.append(f"| {icon['error']} | {md_code(r.spec.name)} | | | | | {details} |")
             continue
-        details = "<br>".join(md_text(b.message()) for b in r.breaches)
+        details = "<br>".join([md_text(b.message()) for b in r.breaches]
+                              + ([md_text(r.spec.outside_note)] if r.spec.outside_note else []))
         lines.append(f"| {icon[r.status]} | {md_code(r.spec.name)} | {format_count(r.report.params)} | {format_count(r.report.macs)} | "
                      f"{format_count(r.report.flops)} | {len(r.report.findings)} | {details} |")
     return "\n".join(lines + ["", _summary(results)]) + "\n"
@@ -212,6 +225,8 @@ def render_github(results: list[TargetResult]) -> str:
 
     lines = []
     for r in results:
+        if r.spec.outside_note:
+            lines.append(annotation("warning", f"{r.spec.name}: {r.spec.outside_note}", title="model-audit check"))
         if r.report is None:
             lines.append(annotation("error", f"{r.spec.name}: {r.error}", title="model-audit check"))
         else:
@@ -237,6 +252,20 @@ def _resolve(target: str, root: Path) -> str:
     if path.endswith(".py") and not os.path.isabs(path):
         path = str(root / path)
     return path + suffix
+
+
+def _outside(target: str, root: Path) -> str | None:
+    """The absolute file path of a file target outside ``root`` (symlinks resolved), else None."""
+    head, sep, tail = target.rpartition(":")
+    path = head if sep and head.endswith(".py") else target
+    if not path.endswith(".py"):
+        return None  # package.module:name imports like any import
+    resolved = Path(path).resolve()
+    try:
+        resolved.relative_to(root.resolve())
+    except ValueError:
+        return str(resolved)
+    return None
 
 
 def _ids(value: Any, where: str) -> list[str] | None:
