@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from .meta_checks import check_meta_dtypes
+
 _MISS = object()
 _HASHABLE = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout)
 
@@ -134,6 +136,7 @@ class MetaKernelCache:
         self.misses = 0
 
     def call(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        check_meta_dtypes(func, args)  # what real kernels would refuse, before any shortcut
         fast = unary_fast_path(func, args, kwargs)
         if fast is _MISS:
             fast = batch_norm_fast_path(func, args, kwargs)
