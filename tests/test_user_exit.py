@@ -57,12 +57,14 @@ def test_check_goes_on_after_a_target_that_exits(tmp_path, monkeypatch, capsys) 
     for name, (source, _, _) in FILES.items():
         (tmp_path / name).write_text(textwrap.dedent(source))
     (tmp_path / "big.py").write_text(textwrap.dedent(BIG))
-    targets = "".join(f'[[tool.model-audit.targets]]\ntarget = "{name}"\n' for name in [*FILES, "big.py"])
+    (tmp_path / "lazy.py").write_text("import torch.nn as nn\nmodel = nn.LazyLinear(4)\ninput_shape = (1, 4)\n")
+    targets = "".join(f'[[tool.model-audit.targets]]\ntarget = "{name}"\n' for name in [*FILES, "lazy.py", "big.py"])
     (tmp_path / "pyproject.toml").write_text('[tool.model-audit]\nmax-params = "1K"\n' + targets)
     monkeypatch.chdir(tmp_path)
     assert main(["check"]) == 2
     out, _ = capsys.readouterr()
-    assert out.count("ERROR") == 3
+    assert out.count("ERROR") == 4
+    assert "ERROR lazy.py: LazyLinear has uninitialised lazy parameters (weight, bias)" in out
     assert "FAIL  big.py: params 160.40K/1.00K" in out  # 400*400 + 400, checked after the exits
 
 
