@@ -103,8 +103,8 @@ def _positive(text: str) -> int:
 
     try:
         return parse_int(text, low=1, high=10**6, what="a batch count")
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 1000000), got {text[:20]!r}") from None
 
 
 def _ids(text: str) -> list[str]:
