@@ -12,7 +12,7 @@ from pathlib import Path
 import model_audit
 
 PACKAGE = Path(model_audit.__file__).parent
-LEAVES = {"errors", "units", "progress", "config", "__version__"}
+LEAVES = {"errors", "units", "progress", "config", "numbers", "escaping", "__version__"}
 # stage -> the stages (top-level subpackages/modules) it may import besides itself and the leaves
 ALLOWED = {
     "ir": set(),

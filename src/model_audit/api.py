@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 
 from .config import ProjectConfig
-from .errors import AuditError, InputSpecError, ModelExecutionError
+from .errors import AuditError, InputSpecError, ModelExecutionError, user_code
 from .ir.graph import LayerGraph
 from .report.audit_report import AuditReport
 from .report.build import build_report
@@ -144,8 +144,9 @@ def _probe(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions,
 
     options = {"mode": "train", **(opts.probe_options or {})}  # probes measure a training step, whatever --mode counts
     options.pop("thresholds", None)  # thresholds are the measured rules' options (settings.options)
-    return probe_model(model, graph, inputs=inputs, input_shape=opts.input_shape, device=devices.probe,
-                       loss_fn=opts.loss_fn, targets=opts.targets, seed=opts.seed, **options)
+    with user_code(f"forward of {type(model).__name__} (probe)"):
+        return probe_model(model, graph, inputs=inputs, input_shape=opts.input_shape, device=devices.probe,
+                           loss_fn=opts.loss_fn, targets=opts.targets, seed=opts.seed, **options)
 
 
 def _rules(model: nn.Module, graph: LayerGraph, opts: AuditOptions, settings: RuleSettings,
@@ -190,10 +191,13 @@ def _extras(model: nn.Module, inputs: Any, report: AuditReport, opts: AuditOptio
             raise AuditError(f"unknown cross-check {opts.cross_check!r}; use fvcore")
         from .compare.fvcore import fvcore_crosscheck
 
-        sections["cross_check"] = fvcore_crosscheck(model, inputs, opts.input_shape, report)
+        with user_code(f"forward of {type(model).__name__} (fvcore cross-check)"):
+            sections["cross_check"] = fvcore_crosscheck(model, inputs, opts.input_shape, report)
     if opts.erf:
         from .probes.erf import effective_receptive_field
 
-        sections["effective_receptive_field"] = effective_receptive_field(
-            model, inputs if inputs is not None else opts.input_shape, seed=opts.seed, device=devices.erf, report=report)
+        with user_code(f"forward of {type(model).__name__} (effective receptive field)"):
+            sections["effective_receptive_field"] = effective_receptive_field(
+                model, inputs if inputs is not None else opts.input_shape, seed=opts.seed, device=devices.erf,
+                report=report)
     return report.with_sections(**sections) if sections else report

@@ -79,7 +79,14 @@ def load_config(start: str | Path | None = None, path: str | Path | None = None)
         raise ConfigError(f"cannot read {found}: {error.strerror}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{found} is not valid TOML: {error}") from None
-    table = document.get("tool", {}).get("model-audit", document.get("tool", {}).get("model_audit", {}))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{found} is not UTF-8 text (byte {error.start}); TOML files must be UTF-8") from None
+    except RecursionError:
+        raise ConfigError(f"{found} nests too deeply to read") from None
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{found}: [tool] must be a table")
+    table = tool.get("model-audit", tool.get("model_audit", {}))
     if not isinstance(table, dict):
         raise ConfigError(f"{found}: [tool.model-audit] must be a table")
     return ProjectConfig(data=_kebab(table), path=found)

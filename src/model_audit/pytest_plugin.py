@@ -16,6 +16,7 @@ channel pytest-cov uses), so the report, the baseline update and the summary cov
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -76,7 +77,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = _State(config=config, tolerance=_tolerance(config.getoption("model_audit_tolerance")),
                    update=bool(config.getoption("model_audit_update")))
     report = config.getoption("model_audit_report")
-    state.report_path = Path(report) if report else None
+    state.report_path = _writable(Path(report)) if report else None  # found now, not after the whole session
     baseline = config.getoption("model_audit_baseline")
     if state.update and not baseline:
         raise pytest.UsageError("--model-audit-update needs --model-audit-baseline=FILE (where to store the figures)")
@@ -199,11 +200,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         document = {"schema_version": 1, "audits": state.records}
         state.report_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if state.update and state.baseline_path is not None and state.records:
-        models = dict(state.baseline)
-        models.update({r["key"]: {m: r[m] for m in METRICS} for r in state.records})
-        document = {"schema_version": BASELINE_SCHEMA, "tool": "model-audit", "models": dict(sorted(models.items()))}
+        from .report.baseline import merge_baseline
+
         state.baseline_path.parent.mkdir(parents=True, exist_ok=True)
-        state.baseline_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        # merged under a lock with what other sessions stored meanwhile: none of their entries is lost
+        merge_baseline(state.baseline_path, {r["key"]: {m: r[m] for m in METRICS} for r in state.records})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -243,22 +244,30 @@ def _baseline_cell(record: dict[str, Any], state: _State) -> str:
 
 
 def _tolerance(text: str) -> float:
-    raw = str(text).strip()
+    from .numbers import parse_fraction
+
     try:
-        value = float(raw[:-1]) / 100.0 if raw.endswith("%") else float(raw)
-    except ValueError:
-        raise pytest.UsageError(f"--model-audit-tolerance: cannot parse {text!r}; use e.g. 1% or 0.01") from None
-    if value < 0:
-        raise pytest.UsageError(f"--model-audit-tolerance: {text!r} is negative")
-    return value
+        return parse_fraction(text)
+    except ValueError as error:
+        raise pytest.UsageError(f"--model-audit-tolerance: {error}; use e.g. 1% or 0.01") from None
 
 
 def _read_baseline(path: Path) -> dict[str, dict[str, int]]:
+    from .report.baseline import BaselineError, read_baseline
+
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise pytest.UsageError(f"--model-audit-baseline {path}: cannot read it ({error})") from None
-    models = document.get("models") if isinstance(document, dict) else None
-    if not isinstance(models, dict):
-        raise pytest.UsageError(f"--model-audit-baseline {path}: not a model-audit baseline (no 'models' table)")
-    return models
+        return read_baseline(path)
+    except BaselineError as error:
+        raise pytest.UsageError(f"--model-audit-baseline {error}") from None
+
+
+def _writable(path: Path) -> Path:
+    """``--model-audit-report`` PATH checked at session start: not a directory, in a writable directory."""
+    if path.is_dir():
+        raise pytest.UsageError(f"--model-audit-report {path}: is a directory; give a file path such as audits.json")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise pytest.UsageError(f"--model-audit-report {path}: cannot create a file under {parent}")
+    return path

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from . import numbers
+
 _SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9, "T": 10**12, "P": 10**15}
 _PATTERN = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([KMGBTP]?)\s*$", re.IGNORECASE)
 
@@ -19,17 +21,8 @@ def format_count(value: int | float | None, precision: int = 2) -> str:
 
 
 def parse_count(text: str | int | float) -> int:
-    """Parse '25M', '4.1G', '1.5e9', '300K' or a number into an int; ValueError with the reason otherwise."""
-    if isinstance(text, bool):
-        raise ValueError(f"not a count: {text!r}")
-    if isinstance(text, (int, float)):
-        if text < 0:
-            raise ValueError(f"a count cannot be negative: {text!r}")
-        return int(text)
-    match = _PATTERN.match(str(text))
-    if not match:
-        raise ValueError(
-            f"cannot parse {text!r} as a count; use a number with an optional K/M/G/T suffix, e.g. 25M or 4.1G"
-        )
-    number, suffix = match.groups()
-    return int(round(float(number) * _SUFFIXES[suffix.upper()]))
+    """Parse '25M', '4.1G', '1.5e9', '300K' or a number into an int; ValueError with the reason otherwise.
+
+    Validation (finite, not negative, bounded length and size) lives in :mod:`model_audit.numbers`.
+    """
+    return numbers.parse_count(text)

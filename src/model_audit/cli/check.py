@@ -29,6 +29,7 @@ from typing import Any
 from ..config import ConfigError, ProjectConfig, load_config
 from ..errors import AuditError
 from ..progress import Progress
+from ..escaping import md_code, md_text, plain
 from ._output import write_output
 from ..report.budget import Breach, Budget
 from ..report.metrics import METRICS
@@ -49,6 +50,11 @@ class TargetSpec:
     device: str | None = None
     mode: str = "eval"
     trust_remote_code: bool = False  # hf: targets only
+    outside: str | None = None  # the file, when it lies outside the project tree: user code from elsewhere runs
+
+    @property
+    def outside_note(self) -> str | None:
+        return None if self.outside is None else f"runs {self.outside}, outside the project tree"
 
 
 @dataclass
@@ -68,6 +74,8 @@ class TargetResult:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.spec.name, "target": self.spec.target, "status": self.status,
                                 "budget": self.spec.budget.to_dict()}
+        if self.spec.outside is not None:
+            data["outside_project"] = self.spec.outside
         if self.error is not None:
             data["error"] = self.error
         if self.report is not None:
@@ -133,8 +141,9 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             raise ConfigError(f"{where}: 'inputs' must be a list of shapes like [\"1,3,224,224\"]")
         if not isinstance(entry.get("trust-remote-code", False), bool):
             raise ConfigError(f"{where}.trust-remote-code: expected true or false")
+        resolved = _resolve(target, project.root)
         specs.append(TargetSpec(
-            target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
+            target=resolved, outside=_outside(resolved, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
             device=entry.get("device"), mode=str(entry.get("mode", "eval")),
@@ -172,18 +181,21 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
 def render_text(results: list[TargetResult]) -> str:
     lines = []
     for r in results:
+        note = [f"      note: {plain(r.spec.outside_note)}"] if r.spec.outside_note else []
         if r.error is not None:
-            lines.append(f"ERROR {r.spec.name}: {r.error}")
+            lines.append(f"ERROR {plain(r.spec.name)}: {plain(r.error)}")
+            lines += note
             continue
         report, limits = r.report, r.spec.budget
         figures = ", ".join(f"{metric.label} {format_count(getattr(report, m))}"
                             + (f"/{format_count(getattr(limits, m))}" if getattr(limits, m, None) is not None else "")
                             for m, metric in METRICS.items())
         count = len(report.findings)
-        lines.append(f"{r.status.upper():<5} {r.spec.name}: {figures}, {count} finding{'s' if count != 1 else ''}")
+        lines.append(f"{r.status.upper():<5} {plain(r.spec.name)}: {figures}, {count} finding{'s' if count != 1 else ''}")
+        lines += note
         lines += [f"      {b.message()}" for b in r.breaches]
         if r.findings_fail:
-            lines += [f"      {f.severity} {f.rule}" + (f" at {f.layer}" if f.layer else "") + f": {f.message}"
+            lines += [f"      {f.severity} {f.rule}" + (f" at {plain(f.layer)}" if f.layer else "") + f": {plain(f.message)}"
                       for f in report.findings]
     lines.append(_summary(results))
     return "\n".join(lines)
@@ -199,10 +211,12 @@ def render_markdown(results: list[TargetResult]) -> str:
              "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
         if r.report is None:
-            lines.append(f"| {icon['error']} | `{r.spec.name}` | | | | | {r.error} |")
+            details = md_text(r.error) + (f"<br>{md_text(r.spec.outside_note)}" if r.spec.outside_note else "")
+            lines.append(f"| {icon['error']} | {md_code(r.spec.name)} | | | | | {details} |")
             continue
-        details = "<br>".join(b.message() for b in r.breaches).replace("|", "\\|")
-        lines.append(f"| {icon[r.status]} | `{r.spec.name}` | {format_count(r.report.params)} | {format_count(r.report.macs)} | "
+        details = "<br>".join([md_text(b.message()) for b in r.breaches]
+                              + ([md_text(r.spec.outside_note)] if r.spec.outside_note else []))
+        lines.append(f"| {icon[r.status]} | {md_code(r.spec.name)} | {format_count(r.report.params)} | {format_count(r.report.macs)} | "
                      f"{format_count(r.report.flops)} | {len(r.report.findings)} | {details} |")
     return "\n".join(lines + ["", _summary(results)]) + "\n"
 
@@ -212,6 +226,8 @@ def render_github(results: list[TargetResult]) -> str:
 
     lines = []
     for r in results:
+        if r.spec.outside_note:
+            lines.append(annotation("warning", f"{r.spec.name}: {r.spec.outside_note}", title="model-audit check"))
         if r.report is None:
             lines.append(annotation("error", f"{r.spec.name}: {r.error}", title="model-audit check"))
         else:
@@ -241,6 +257,20 @@ def _resolve(target: str, root: Path) -> str:
     if path.endswith(".py") and not os.path.isabs(path):
         path = str(root / path)
     return path + suffix
+
+
+def _outside(target: str, root: Path) -> str | None:
+    """The absolute file path of a file target outside ``root`` (symlinks resolved), else None."""
+    head, sep, tail = target.rpartition(":")
+    path = head if sep and head.endswith(".py") else target
+    if not path.endswith(".py"):
+        return None  # package.module:name imports like any import
+    resolved = Path(path).resolve()
+    try:
+        resolved.relative_to(root.resolve())
+    except ValueError:
+        return str(resolved)
+    return None
 
 
 def _ids(value: Any, where: str) -> list[str] | None:

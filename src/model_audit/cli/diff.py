@@ -11,6 +11,8 @@ import sys
 from typing import Any
 
 from ..errors import AuditError
+from ..numbers import parse_percent
+from ..report.report_file import report_problem
 from ..report.diff import LABEL, METRICS, diff_reports, render_diff_json, render_diff_markdown, render_diff_table
 from ._output import write_output
 
@@ -61,11 +63,18 @@ def _load(path: str) -> dict[str, Any]:
             data = json.load(handle)
     except OSError as error:
         raise AuditError(f"cannot read {path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise AuditError(f"{path} is not UTF-8 text (byte {error.start}); give `model-audit --format json` output") from None
     except json.JSONDecodeError as error:
         raise AuditError(f"{path} is not JSON ({error.msg}, line {error.lineno}); give `model-audit --format json` output") from None
+    except (ValueError, RecursionError) as error:
+        raise AuditError(f"{path} is not usable JSON ({type(error).__name__}); give `model-audit --format json` output") from None
     if not isinstance(data, dict) or "summary" not in data or "layers" not in data:
         raise AuditError(f"{path} is not a model-audit JSON report (no 'summary'/'layers'); "
                          "make one with `model-audit TARGET --format json --output FILE`")
+    problem = report_problem(data)
+    if problem is not None:
+        raise AuditError(f"{path}: {problem}; give `model-audit --format json` output")
     if data.get("schema_version") not in READABLE_SCHEMAS:  # 2 renamed functional layers only (CHANGELOG.md)
         raise AuditError(f"{path}: unsupported schema_version {data.get('schema_version')!r} "
                          f"(this model-audit reads {', '.join(map(str, READABLE_SCHEMAS))})")
@@ -73,11 +82,7 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def _percent(text: str) -> float:
-    raw = str(text).strip().rstrip("%")
     try:
-        value = float(raw) / 100.0
-    except ValueError:
-        raise AuditError(f"--max-increase: cannot parse {text!r}; use a percentage such as 0, 1% or 2.5%") from None
-    if value < 0:
-        raise AuditError(f"--max-increase: {text!r} is negative")
-    return value
+        return parse_percent(text)
+    except ValueError as error:
+        raise AuditError(f"--max-increase: {error}") from None

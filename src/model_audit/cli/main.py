@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "random labels (classes on the last axis), sum = sum of outputs")
     probes.add_argument("--probe-batches", type=_positive, default=2, metavar="N",
                         help="seeded synthetic batches to probe (default 2; dead units need at least 2)")
-    probes.add_argument("--seed", type=int, default=0, help="seed of the probe's synthetic batches (default 0)")
+    probes.add_argument("--seed", type=_seed, default=0, help="seed of the probe's synthetic batches (default 0)")
     probes.add_argument("--autocast", choices=["bf16", "fp16"], default=None,
                         help="run the probe's forward passes under torch.autocast with this dtype")
     add_budget_arguments(parser)
@@ -105,17 +105,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _positive(text: str) -> int:
+    from ..numbers import parse_int
+
     try:
-        value = int(text)
+        return parse_int(text, low=1, high=10**6, what="a batch count")
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected a positive integer (at most 1000000), got {text[:20]!r}") from None
 
 
 def _ids(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:  # `--select ''` would run no rules at all: a gate that always passes
+        raise argparse.ArgumentTypeError(f"expected rule ids such as ALL or sigmoid-stack, got {text!r}")
+    return ids
+
+
+def _seed(text: str) -> int:
+    from ..numbers import MAX_SEED, parse_int
+
+    try:
+        return parse_int(text, low=0, high=MAX_SEED, what="a seed")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _rule_settings(args: argparse.Namespace, project: ProjectConfig) -> RuleSettings:

@@ -34,6 +34,8 @@ ATTENTION = _names(
 )
 RECURRENT = _names("lstm gru rnn_tanh rnn_relu mkldnn_rnn_layer _cudnn_rnn")
 EMBEDDING = _names("embedding")
+# Matmul-family ATen ops whose tensor operands must share one dtype (meta kernels do not check it).
+SAME_DTYPE_MATMULS = _names("mm addmm bmm baddbmm addmv mv dot addbmm")
 
 # Matmul-like ATen ops fvcore has no handle for, with what they compute (the cross-check explains them).
 MATMUL_LIKE_DESCRIPTIONS: dict[str, str] = {
@@ -72,6 +74,11 @@ BATCH_NORM = _names(
 NORM = BATCH_NORM | _names(
     "layer_norm group_norm instance_norm rms_norm native_layer_norm native_group_norm local_response_norm normalize"
 )
+
+# Kernels whose input and affine parameters must agree in dtype (half/bf16 input with float parameters
+# is a supported mixed-precision case; float against double, or an integer input, is not).
+AFFINE_NORM_KERNELS = _names("native_layer_norm native_batch_norm _native_batch_norm_legit "
+                             "_native_batch_norm_legit_no_training native_group_norm")
 
 # ------------------------------------------------------------------------------ dropout
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 
 from ..trace.placement import placed_on
+from ..trace.untouched import untouched
 
 
 @contextmanager
@@ -48,5 +49,5 @@ def modes_preserved(model: nn.Module) -> Iterator[None]:
 @contextmanager
 def isolated(model: nn.Module, device: torch.device) -> Iterator[None]:
     """Run probes on ``device`` against stand-ins of the model's tensors; everything restored on exit."""
-    with rng_preserved(device), modes_preserved(model), placed_on(model, device):
+    with untouched(model), rng_preserved(device), modes_preserved(model), placed_on(model, device):
         yield

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Iterable
 
 from ..report.finding import Finding, Severity
+from ..escaping import plain
 
 WIDTH = 110
 _TORCH_DIR = os.sep + os.path.join("site-packages", "torch") + os.sep
@@ -38,9 +39,9 @@ def render_findings(findings: Iterable[Finding]) -> str:
     lines = [f"findings: {_counts(findings)}"]
     indent = " " * 11
     for finding in findings:
-        head = f"  {str(finding.severity):<8} {finding.rule}  {finding.layer or '(model)'}"
+        head = f"  {str(finding.severity):<8} {finding.rule}  {plain(finding.layer or '(model)')}"
         lines.append(head)
-        lines.extend(textwrap.wrap(finding.message, WIDTH, initial_indent=indent, subsequent_indent=indent))
+        lines.extend(textwrap.wrap(plain(finding.message), WIDTH, initial_indent=indent, subsequent_indent=indent))
         if finding.fix:
             lines.extend(textwrap.wrap(finding.fix, WIDTH, initial_indent=indent + "fix: ",
                                        subsequent_indent=indent + "     "))

@@ -11,6 +11,7 @@ from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS, uncounted_fraction
+from ..escaping import md_code, md_text
 from .rollup import rows
 
 TOP_LAYERS = 15
@@ -18,13 +19,13 @@ _ICON = {"error": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def cell(value: Any) -> str:
-    """A table cell: pipes escaped, newlines folded."""
-    return str(value).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A table cell: pipes, backticks and markup escaped, newlines shown as escapes (see :mod:`.escape`)."""
+    return md_text(value)
 
 
 def render_markdown(report: AuditReport, depth: int | None = None, top: int = TOP_LAYERS, **_: Any) -> str:
     shapes = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in report.input_shapes)
-    out = [f"## model-audit: `{report.model}`", ""]
+    out = [f"## model-audit: {md_code(report.model, in_table=False)}", ""]
     out += ["| | params | MACs | FLOPs |", "|---|---:|---:|---:|",
             f"| total | {format_count(report.params)} | {format_count(report.macs)} | {format_count(report.flops)} |",
             f"| exact | {report.params:,} | {report.macs:,} | {report.flops:,} |"]
@@ -32,7 +33,7 @@ def render_markdown(report: AuditReport, depth: int | None = None, top: int = TO
                 f"trainable {report.trainable_params:,} · without bias {report.params_without_bias:,} · "
                 f"without norm {report.params_without_norm:,} · buffers {report.buffers:,}"]
     if report.uncounted_ops:
-        ops = ", ".join(f"`{op}` ×{n}" for op, n in sorted(report.uncounted_ops.items()))
+        ops = ", ".join(f"{md_code(op, in_table=False)} ×{n}" for op, n in sorted(report.uncounted_ops.items()))
         out += ["", f"Uncounted ops (no formula, not in the totals): {ops}"]
     out += _budget_section(report)
     out += _findings_section(report)
@@ -80,7 +81,7 @@ def _findings_section(report: AuditReport) -> list[str]:
     lines = ["", f"### Findings ({len(findings)})", "", "| | rule | layer | finding | fix |", "|---|---|---|---|---|"]
     for f in findings:
         severity = str(f.severity)
-        lines.append(f"| {_ICON.get(severity, '')} {severity} | `{f.rule}` | {cell(f'`{f.layer}`' if f.layer else '')} | "
+        lines.append(f"| {_ICON.get(severity, '')} {severity} | `{f.rule}` | {md_code(f.layer) if f.layer else ''} | "
                      f"{cell(f.message)} | {cell(f.fix)} |")
     return lines
 
@@ -95,6 +96,6 @@ def _layers_section(report: AuditReport, depth: int | None, top: int) -> list[st
              "| layer | type | params | MACs | FLOPs | % MACs |", "|---|---|---:|---:|---:|---:|"]
     for row in ranked:
         share = f"{100.0 * row.macs / report.macs:.1f}%" if report.macs else "-"
-        lines.append(f"| `{cell(row.name)}` | {cell(row.type)} | {format_count(row.params) if row.params else ''} | "
+        lines.append(f"| {md_code(row.name)} | {cell(row.type)} | {format_count(row.params) if row.params else ''} | "
                      f"{format_count(row.macs) if row.macs else ''} | {format_count(row.flops) if row.flops else ''} | {share} |")
     return lines

@@ -8,6 +8,7 @@ from tabulate import tabulate
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from .cells import findings_by_layer, findings_cell, params_cell
+from ..escaping import plain
 from .findings import render_findings
 from .receptive_field import erf_line, row_field, summary_line
 from .rollup import rows
@@ -50,8 +51,8 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
     body = []
     for row in rows(report, depth, fold=not all_rows):
         body.append([
-            row.name + ("" if all(l.executed for l in row.layers) else " (not run)"),
-            row.type,
+            plain(row.name) + ("" if all(l.executed for l in row.layers) else " (not run)"),
+            plain(row.type),
             _shape(row.output_shape),
             params_cell(row, format_count),
             format_count(row.macs) if row.macs else "",
@@ -124,7 +125,7 @@ def extras_text(report: AuditReport) -> str:
 def render_summary(report: AuditReport) -> str:
     shapes = ", ".join("[" + ", ".join(map(str, s)) + "]" for s in report.input_shapes)
     lines = [
-        f"model: {report.model}   input: {shapes}   tracer: {report.tracer}   device: {report.device}   mode: {report.mode}",
+        f"model: {plain(report.model)}   input: {shapes}   tracer: {report.tracer}   device: {report.device}   mode: {report.mode}",
         f"params: {report.params:,} ({format_count(report.params)})   trainable: {report.trainable_params:,}   "
         f"without bias: {report.params_without_bias:,}   without norm: {report.params_without_norm:,}   "
         f"buffers: {report.buffers:,}",

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 from ..errors import AuditError
 from .finding import Severity
 from .metrics import METRICS
+from ..numbers import parse_fraction, parse_int
 from ..units import format_count, parse_count
 
 COUNT_METRICS = tuple(METRICS)
@@ -193,14 +194,10 @@ def _share(part: float, whole: float) -> str:
 
 
 def _fraction(value: Any, where: str) -> float:
-    text = str(value).strip()
     try:
-        number = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
-    except ValueError:
-        raise BudgetError(f"{where} uncounted fraction: cannot parse {value!r}; use 0.05 or 5%") from None
-    if not 0.0 <= number <= 1.0:
-        raise BudgetError(f"{where} uncounted fraction: {value!r} is not between 0 and 1")
-    return number
+        return parse_fraction(value, upper=1.0)
+    except ValueError as error:
+        raise BudgetError(f"{where} uncounted fraction: {error}") from None
 
 
 def _findings_limit(value: Any, where: str) -> Severity | int:
@@ -212,7 +209,10 @@ def _findings_limit(value: Any, where: str) -> Severity | int:
         return value
     text = str(value).strip()
     if text.isdigit():
-        return int(text)
+        try:
+            return parse_int(text, low=0, high=10**9, what="a findings count")
+        except ValueError as error:
+            raise BudgetError(f"{where} findings: {error}") from None
     try:
         return Severity.parse(text)
     except ValueError:

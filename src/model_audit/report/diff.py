@@ -12,6 +12,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from ..escaping import md_code, md_text, plain
 from ..units import format_count
 from .metrics import METRICS as _METRICS
 
@@ -101,12 +102,12 @@ def render_diff_table(diff: ReportDiff, limit: int | None = 50) -> str:
                      for m, (b, h) in diff.totals.items()],
                     headers=["", "base", "head", "delta", "change"], tablefmt="simple", disable_numparse=True,
                     colalign=("left", "right", "right", "right", "right"))
-    lines = [f"base: {diff.base_model}   head: {diff.head_model}", "", head, ""]
+    lines = [f"base: {plain(diff.base_model)}   head: {plain(diff.head_model)}", "", head, ""]
     if not diff.layers:
         lines.append(f"layers: no change ({diff.unchanged} layers identical)")
         return "\n".join(lines)
     shown = diff.layers if limit is None else diff.layers[:limit]
-    body = [[l.name, l.status, l.type, *[signed(l.delta(m)) for m in METRICS]] for l in shown]
+    body = [[plain(l.name), l.status, plain(l.type), *[signed(l.delta(m)) for m in METRICS]] for l in shown]
     lines.append(tabulate(body, headers=["layer", "status", "type", "Δ params", "Δ MACs", "Δ FLOPs"], tablefmt="simple",
                           disable_numparse=True, colalign=("left", "left", "left", "right", "right", "right")))
     lines.append("")
@@ -115,7 +116,7 @@ def render_diff_table(diff: ReportDiff, limit: int | None = 50) -> str:
 
 
 def render_diff_markdown(diff: ReportDiff, limit: int | None = 50) -> str:
-    lines = [f"## model-audit diff: `{diff.base_model}` → `{diff.head_model}`", "",
+    lines = [f"## model-audit diff: {md_code(diff.base_model, in_table=False)} → {md_code(diff.head_model, in_table=False)}", "",
              "| | base | head | delta | change |", "|---|---:|---:|---:|---:|"]
     for m, (b, h) in diff.totals.items():
         lines.append(f"| {LABEL[m]} | {format_count(b)} | {format_count(h)} | {signed(h - b)} | "
@@ -125,7 +126,7 @@ def render_diff_markdown(diff: ReportDiff, limit: int | None = 50) -> str:
         lines += ["", "<details><summary>" + _counts(diff) + "</summary>", "",
                   "| layer | status | type | Δ params | Δ MACs | Δ FLOPs |", "|---|---|---|---:|---:|---:|"]
         for l in shown:
-            lines.append(f"| `{l.name}` | {l.status} | {l.type} | " + " | ".join(signed(l.delta(m)) for m in METRICS) + " |")
+            lines.append(f"| {md_code(l.name)} | {l.status} | {md_text(l.type)} | " + " | ".join(signed(l.delta(m)) for m in METRICS) + " |")
         if len(shown) < len(diff.layers):
             lines.append(f"\n… {len(diff.layers) - len(shown)} more layers")
         lines += ["", "</details>"]

@@ -103,6 +103,9 @@ class RuleSettings:
                 raise ConfigError(f"{self.origins.get(key, key)}: unknown rule {rule_id!r}; "
                                   "`model-audit rules` lists the installed rules")
 
+        if not self.select:  # an empty selection runs no rule: a gate that passes silently
+            raise ConfigError(f"{self.origins.get('select', 'select')}: selects no rule; use ALL, rule ids, "
+                              "or --no-rules to skip the rules on purpose")
         check(self.select, "select")
         check(self.ignore, "ignore")
         check(self.severity, "severity")

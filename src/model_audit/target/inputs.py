@@ -7,6 +7,7 @@ from typing import Any, Sequence
 import torch
 
 from ..errors import InputSpecError
+from ..numbers import check_shape
 
 _DTYPES = {
     name: getattr(torch, name)
@@ -33,6 +34,8 @@ class InputSpec:
 def parse_input_spec(text: str) -> InputSpec:
     """'1,3,224,224' -> float32 [1,3,224,224]; '1,128:int64' -> int64 [1,128]; 'x' separators allowed."""
     raw = str(text).strip()
+    if len(raw) > 200:
+        raise InputSpecError(f"--input {raw[:20]!r}... is {len(raw)} characters long; give a shape such as 1,3,224,224")
     shape_part, _, dtype_part = raw.partition(":")
     dtype = torch.float32
     if dtype_part:
@@ -50,9 +53,16 @@ def parse_input_spec(text: str) -> InputSpec:
             f"cannot parse --input {raw!r}: expected comma-separated integers with an optional dtype, "
             f"e.g. 1,3,224,224 or 1,128:int64"
         ) from None
-    if not shape or any(s < 0 for s in shape):
+    if not shape:
         raise InputSpecError(f"cannot parse --input {raw!r}: a shape needs at least one non-negative size")
-    return InputSpec(shape, dtype)
+    return InputSpec(_checked(shape, raw), dtype)
+
+
+def _checked(shape: tuple[int, ...], label: Any) -> tuple[int, ...]:
+    try:
+        return check_shape(shape)
+    except ValueError as error:
+        raise InputSpecError(f"input shape {label!r}: {error}") from None
 
 
 def as_specs(input_shape: Any) -> list[InputSpec]:
@@ -64,7 +74,7 @@ def as_specs(input_shape: Any) -> list[InputSpec]:
     if isinstance(input_shape, torch.Size) or (
         isinstance(input_shape, Sequence) and input_shape and all(isinstance(s, int) for s in input_shape)
     ):
-        return [InputSpec(tuple(int(s) for s in input_shape))]
+        return [InputSpec(_checked(tuple(int(s) for s in input_shape), tuple(input_shape)))]
     if isinstance(input_shape, Sequence) and input_shape:
         specs: list[InputSpec] = []
         for item in input_shape:
@@ -93,6 +103,8 @@ def move_inputs(obj: Any, device: torch.device) -> Any:
             moved = InputSpec(tuple(obj.shape), obj.dtype).build(device)
         else:
             moved = obj.detach().to(device)
+            if moved.device.type != "meta" and moved.device == obj.device:
+                moved = moved.clone()  # an in-place first layer must not write into the caller's tensor
         if obj.requires_grad and (moved.is_floating_point() or moved.is_complex()):
             moved.requires_grad_(True)
         return moved

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch.nn as nn
 
-from ..errors import TargetError
+from ..errors import TargetError, UserExitError, user_code
 
 
 @dataclass
@@ -93,7 +93,10 @@ def _build(obj: Any, label: str) -> nn.Module:
         return obj
     if _is_factory(obj) or (inspect.isclass(obj) and issubclass(obj, nn.Module)):
         try:
-            built = obj()
+            with user_code(f"building {label}"):
+                built = obj()
+        except UserExitError:
+            raise
         except TypeError as error:
             raise TargetError(f"{label} needs arguments to build a model ({error}); define a module-level instance "
                               f"or a zero-argument factory") from None
@@ -158,7 +161,10 @@ def load_target(target: str, *, trust_remote_code: bool = False) -> LoadedTarget
     example = getattr(module, "example_inputs", None)
     if callable(example):
         try:
-            inputs = example()
+            with user_code(f"example_inputs() in {location}"):
+                inputs = example()
+        except UserExitError:
+            raise
         except Exception as error:
             raise TargetError(f"example_inputs() in {location} failed: {type(error).__name__}: {error}") from None
     return LoadedTarget(model=model, name=attr, inputs=inputs, input_shape=getattr(module, "input_shape", None),

@@ -8,13 +8,14 @@ from typing import Any, Iterator
 import torch
 import torch.nn as nn
 
-from ..errors import AuditError, InputSpecError, ModelExecutionError
+from ..errors import AuditError, InputSpecError, ModelExecutionError, user_code
 from .counting import OpCounter
 from .fx_tracer import run_fx, symbolic_trace
 from .hook_tracer import HookTracer
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
-from .placement import model_device, placed_on, preserved_state
+from .untouched import recursion_room
+from .placement import lazy_names, model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
 
@@ -113,10 +114,14 @@ def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None
         raise AuditError(f"unknown tracer {tracer!r}; use one of {', '.join(TRACERS)}")
     if mode not in ("eval", "train"):
         raise AuditError(f"unknown mode {mode!r}; use eval or train")
+    lazy = lazy_names(model)
+    if lazy:  # their sizes are unknown until a real forward; the run would count a private copy only
+        raise AuditError(f"{type(model).__name__} has uninitialised lazy parameters ({', '.join(lazy[:3])}"
+                         f"{', ...' if len(lazy) > 3 else ''}): run one forward pass on a real batch before auditing")
     target = _resolve_device(device)
     training = mode == "train"
     notes: list[str] = []
-    with _gc_paused():
+    with _gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
         return _trace(model, inputs, input_shape, target, tracer, backward, training, notes)
 
 

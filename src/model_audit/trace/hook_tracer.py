@@ -7,6 +7,7 @@ outside leaves pass their producer through instead of adding rows.
 """
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -34,6 +35,8 @@ class HookTracer:
         self.active_leaf: nn.Module | None = None
         self.calls: dict[str, int] = {}
         self.input_names: list[str] = []
+        self.failure: tuple[nn.Module, Layer | None, Any] | None = None
+        self.handled = sys.exc_info()[1]  # an exception being handled around the whole run (a retry) is not ours
         counter.on_unowned = self._on_unowned
 
     # -- identity bookkeeping
@@ -71,6 +74,9 @@ class HookTracer:
             self._current_args = (args, kwargs)
 
     def _post(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if self.failure is None and sys.exc_info()[1] not in (None, self.handled):
+            # always_call hooks run while the module's exception unwinds: the first one is the failing module
+            self.failure = (module, self.counter.sink if module is self.active_leaf else None, (args, kwargs))
         if self.stack and self.stack[-1] is module:
             self.stack.pop()
         if module is self.active_leaf:
@@ -133,6 +139,10 @@ class HookTracer:
             except Exception as error:
                 layer = self.counter.sink
                 current = getattr(self, "_current_args", (args, kwargs))
+                if layer is None and self.failure is not None:  # the innermost module that raised
+                    module, layer, current = self.failure
+                    if layer is None:
+                        layer = module_layer(self.names.get(module) or type(module).__name__, module)
                 if layer is None:  # raised in the model's own Python code, outside any leaf module
                     layer = module_layer(self._scope() or type(self.model).__name__, self.model)
                     current = (args, kwargs)

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from ..ir import ops
+from .meta_checks import check_meta_dtypes
 
 _MISS = object()
 _HASHABLE = (int, float, bool, str, type(None), torch.dtype, torch.device, torch.memory_format, torch.layout)
@@ -134,6 +135,7 @@ class MetaKernelCache:
         self.misses = 0
 
     def call(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        check_meta_dtypes(func, args)  # what real kernels would refuse, before any shortcut
         fast = unary_fast_path(func, args, kwargs)
         if fast is _MISS:
             fast = batch_norm_fast_path(func, args, kwargs)
@@ -147,7 +149,8 @@ class MetaKernelCache:
             return func(*args, **kwargs)
         found: list = []
         try:
-            key = (func, _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
+            # The default dtype decides the dtype of scalars and fresh tensors some kernels make.
+            key = (func, torch.get_default_dtype(), _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
         except TypeError:
             return func(*args, **kwargs)
         if not found:  # creation ops depend on global state (default dtype): always run

@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import linecache
 import re
+import sys
 from functools import lru_cache
 from typing import Any
 
@@ -62,6 +63,11 @@ class LayerFailure(Exception):
         self.layer = layer
         self.error = error
         expected = expected_input(layer.module)
+        if isinstance(error, RecursionError):  # not the input's fault: say what it is
+            self.message = (f"layer '{layer.name}' ({layer.type}) exceeded Python's recursion limit "
+                            f"({sys.getrecursionlimit()}): the model nests too deeply or its forward recurses without end")
+            super().__init__(self.message)
+            return
         message = (
             f"layer '{layer.name}' ({layer.type}) rejected its input of shape {describe_shapes(args)}"
             + (f"; it expects {expected}" if expected else "")
