@@ -84,7 +84,9 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     return LayerGraph(layers=layers, model=model, tracer=used, device=device.type,
                       input_shapes=shapes_of((args, kwargs)), notes=notes, input_names=input_names,
                       output_names=outputs, unowned_backward_macs=counter.unowned_macs,
-                      unowned_backward_flops=counter.unowned_flops)
+                      unowned_backward_flops=counter.unowned_flops,
+                      unowned_macs=counter.unowned_forward_macs, unowned_flops=counter.unowned_forward_flops,
+                      unowned_uncounted=dict(counter.unowned_uncounted))
 
 
 def _backward(output: Any, counter: OpCounter) -> None:
@@ -175,6 +177,8 @@ def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
     for layer in layers:
         for op, count in layer.uncounted_ops.items():
             uncounted[op] = uncounted.get(op, 0) + count
+    for op, count in graph.unowned_uncounted.items():  # outside any layer: reported, not dropped
+        uncounted[f"{op} (outside any layer)"] = uncounted.get(f"{op} (outside any layer)", 0) + count
     backward = any(layer.backward_flops is not None for layer in layers)
     params = sum(layer.params for layer in layers)
     return AuditReport(
@@ -189,8 +193,8 @@ def build_report(graph: LayerGraph, name: str, mode: str) -> AuditReport:
         params_without_bias=params - sum(layer.bias_params for layer in layers),
         params_without_norm=params - sum(layer.norm_params for layer in layers),
         buffers=sum(layer.buffers for layer in layers),
-        macs=sum(layer.macs for layer in layers),
-        flops=sum(layer.flops for layer in layers),
+        macs=sum(layer.macs for layer in layers) + graph.unowned_macs,
+        flops=sum(layer.flops for layer in layers) + graph.unowned_flops,
         uncounted_ops=uncounted,
         backward_macs=sum(layer.backward_macs or 0 for layer in layers) + graph.unowned_backward_macs if backward else None,
         backward_flops=sum(layer.backward_flops or 0 for layer in layers) + graph.unowned_backward_flops if backward else None,

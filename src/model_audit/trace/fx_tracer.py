@@ -16,6 +16,10 @@ from .tracing import LayerFailure, is_leaf_module, is_tensor_output, module_laye
 
 
 class _Tracer(fx.Tracer):
+    # Buffers become get_attr nodes instead of trace-time values: otherwise ``self.a @ self.b``
+    # on two buffers is computed once while tracing and baked in as a constant, its cost lost.
+    proxy_buffer_attributes = True
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf_module(m)
 
