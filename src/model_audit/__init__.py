@@ -4,7 +4,13 @@ Public API: :func:`audit` returns an :class:`AuditReport`.
 """
 from __future__ import annotations
 
-from .api import audit
+import warnings
+
+# Without numpy installed, torch warns "Failed to initialize NumPy" on import: model-audit never
+# needs numpy, so that warning must not open every command's output.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+
+from .api import audit  # noqa: E402
 from .probes.erf import effective_receptive_field
 from .target.inputs import InputSpec, parse_input_spec
 from .ir.graph import Layer, LayerGraph

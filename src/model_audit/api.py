@@ -39,6 +39,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     count_device = device or "meta"
     report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
                           backward=backward, mode=mode, name=name)
+    model = report.graph.model  # what was audited: unwrapped from DataParallel/compile, lazies materialized
     if settings is None:
         settings = RuleSettings.resolve(config, select=select, ignore=ignore, severity=severity, options=options)
     findings: list[Finding] = []

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 import torch
@@ -17,6 +17,7 @@ from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
 from ..analyses.params import annotate_params
 from ..analyses.receptive_field import annotate_receptive_fields
+from .prepare import prepare
 from .placement import model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
@@ -57,7 +58,14 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     notes: list[str] = []
     gm = None
     counter = OpCounter()
-    with preserved_state(model, training), placed_on(model, device):
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(preserved_state(model, training))
+        except Exception as error:  # a train() override with another signature or its own bug
+            raise ModelExecutionError(f"{type(model).__name__}.train({training}) raised {type(error).__name__}: "
+                                      f"{first_line(error)} (model-audit sets the audit mode with model.train)"
+                                      ) from None
+        stack.enter_context(placed_on(model, device))
         # Traced in the audit's mode: fx bakes ``self.training`` branches into the graph.
         # A model that is itself a leaf module (nn.Conv2d, nn.LSTM) is one layer: fx would trace
         # into its forward and report its weight reads and functional call as separate rows.
@@ -118,7 +126,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
         raise AuditError(f"unknown mode {mode!r}; use eval or train")
     target = _resolve_device(device)
     training = mode == "train"
-    notes: list[str] = []
+    model, notes = prepare(model, inputs, input_shape)  # unwrap DataParallel/compile, materialize lazies
     with _gc_paused():
         return _audit(model, inputs, input_shape, target, tracer, backward, training, notes, name, mode)
 
