@@ -25,6 +25,7 @@ class OpCounter(TorchDispatchMode):
         self.sink: Layer | None = None
         self.backward = False
         self.on_unowned = on_unowned
+        self.index_guard: Any = None  # trace/index_guard.IndexGuard when user inputs have values
         self.unowned_macs = 0  # backward work before the first layer's gradient hook fires
         self.unowned_flops = 0
         self.unowned_forward_macs = 0  # forward work outside any layer: in the totals, never dropped
@@ -42,6 +43,8 @@ class OpCounter(TorchDispatchMode):
             if decomposed is not NotImplemented:
                 return decomposed
         out = META_KERNELS.call(func, args, kwargs)
+        if self.index_guard is not None:  # user-given embedding ids, checked on meta too
+            self.index_guard.check(func, args, out)
         layer = self.sink
         cost = op_cost(func, args, kwargs, out)
         if layer is None and self.on_unowned is not None and not self.backward:

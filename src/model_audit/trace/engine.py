@@ -18,6 +18,7 @@ from ..ir.graph import LayerGraph
 from ..analyses.params import annotate_params
 from ..analyses.receptive_field import annotate_receptive_fields
 from .prepare import prepare
+from .index_guard import IndexGuard, pair_tensors
 from .placement import model_device, placed_on, preserved_state
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
@@ -77,6 +78,9 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                     raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
                 notes.append(f"torch.fx could not trace the model ({first_line(error)}); used module hooks")
         args, kwargs = _example(model, inputs, input_shape, device)
+        if device.type == "meta" and inputs is not None:
+            guard = IndexGuard(pair_tensors(normalize_inputs(inputs), (args, kwargs)))
+            counter.index_guard = guard or None
         grad = torch.enable_grad() if backward else torch.no_grad()
         with grad:
             with counter:
