@@ -153,7 +153,7 @@ def _audit(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device
     try:
         graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
     except LayerFailure as failure:
-        if tracer == "auto" and "Proxy(" in str(failure):
+        if tracer == "auto" and _fx_artifact(failure):
             # fx baked trace-time placeholders into the model's own assertion message: the hooks
             # tracer runs the real Python code and either succeeds or reports the real values.
             notes.append(f"the fx graph failed with a trace-time message ({failure}); used module hooks")
@@ -167,6 +167,13 @@ def _audit(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device
     annotate_params(graph)
     annotate_receptive_fields(graph)
     return build_report(graph, name or type(model).__name__, mode)
+
+
+def _fx_artifact(failure: LayerFailure) -> bool:
+    """A failure fx itself caused: trace-time placeholders in a message, or fx's immutable argument
+    lists mutated by the model's own helper (torchvision's swin3d ``_get_window_and_shift_size``)."""
+    text = str(failure)
+    return "Proxy(" in text or "immutable_list" in text or "immutable_dict" in text
 
 
 def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,
