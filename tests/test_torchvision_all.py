@@ -34,7 +34,7 @@ CPU_LIMIT = 30_000_000  # parameters; above it the model is built and counted on
 PLACEMENT = {"fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn",
              "fasterrcnn_resnet50_fpn_v2", "fcos_resnet50_fpn", "keypointrcnn_resnet50_fpn",
              "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn",
-             "retinanet_resnet50_fpn_v2", "ssd300_vgg16", "ssdlite320_mobilenet_v3_large",
+             "retinanet_resnet50_fpn_v2", "ssd300_vgg16",
              # RAFT's forward stores its correlation pyramid in plain attributes (corr_block.corr_pyramid)
              "raft_large", "raft_small"}
 
@@ -62,8 +62,8 @@ def _spec(name: str) -> tuple[dict, object]:
     if family == "video":
         if name.startswith("mvit"):
             return kwargs, lambda d: (torch.randn(1, 3, 16, 224, 224, device=d),)
-        side = 224 if name == "s3d" else 64
-        return kwargs, lambda d: (torch.randn(1, 3, 8, side, side, device=d),)
+        frames, side = (16, 224) if name == "s3d" else (8, 64)  # s3d pools (2, 7, 7) at stride 8 and 32
+        return kwargs, lambda d: (torch.randn(1, 3, frames, side, side, device=d),)
     if family == "optical_flow":
         return kwargs, lambda d: (torch.rand(1, 3, 128, 128, device=d), torch.rand(1, 3, 128, 128, device=d),
                                  2)  # two flow updates instead of 12: the same ops, fewer times
@@ -71,7 +71,7 @@ def _spec(name: str) -> tuple[dict, object]:
         kwargs = {"quantize": False}
     base = name.replace("quantized_", "")
     if base.startswith("vit_"):
-        kwargs["image_size"] = 56 if base == "vit_h_14" else 64
+        kwargs["image_size"] = size = 56 if base == "vit_h_14" else 64  # a multiple of the patch size
     if base == "maxvit_t":
         size = 224
     if base.startswith("inception") or base == "googlenet":
