@@ -34,7 +34,7 @@ CPU_LIMIT = 30_000_000  # parameters; above it the model is built and counted on
 PLACEMENT = {"fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn",
              "fasterrcnn_resnet50_fpn_v2", "fcos_resnet50_fpn", "keypointrcnn_resnet50_fpn",
              "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn",
-             "retinanet_resnet50_fpn_v2", "ssd300_vgg16",
+             "retinanet_resnet50_fpn_v2",
              # RAFT's forward stores its correlation pyramid in plain attributes (corr_block.corr_pyramid)
              "raft_large", "raft_small"}
 
@@ -92,7 +92,8 @@ def _build(name: str, kwargs: dict) -> tuple[nn.Module, torch.device]:
         except (NotImplementedError, RuntimeError):
             model = None
         distinct = {id(p): p.numel() for p in model.parameters()} if model is not None else {}
-        if model is None or sum(distinct.values()) <= CPU_LIMIT:
+        # Detection post-processing (nonzero, NMS) needs real data: those always build on CPU.
+        if model is None or sum(distinct.values()) <= CPU_LIMIT or _family(name) == "detection":
             torch.manual_seed(0)
             model = get_model(name, weights=None, **kwargs)
     return model.eval(), next(model.parameters()).device
