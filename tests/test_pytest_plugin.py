@@ -177,3 +177,39 @@ def test_same_suite_under_xdist_gathers_every_worker(project):
     assert len(json.loads(baseline.read_text())["models"]) == 5
     # what the workers stored compares clean (in-process run: one torch import is enough)
     project.runpytest("-p", "no:cacheprovider", f"--model-audit-baseline={baseline}").assert_outcomes(passed=4, failed=1)
+
+
+def test_the_fixture_honours_pyproject_budgets_and_fail_on(project):
+    """[tool.model-audit] max-* and fail-on apply to every audit the fixture makes (issue 11)."""
+    project.makefile(".toml", pyproject=f'[tool.model-audit]\nmax-params = {params_of() - 1}\n')
+    write_tests(project, """
+        import torch.nn as nn
+
+        def test_over_the_project_budget(model_audit):
+            model_audit(mlp(), input_shape=(1, 100))
+
+        @pytest.mark.model_budget(params="1M")  # the marker overrides the project's limit
+        def test_marker_overrides(model_audit):
+            model_audit(mlp(), input_shape=(1, 100))
+
+        def test_small_model_fits(model_audit):
+            model_audit(nn.Linear(10, 2), input_shape=(1, 10))
+    """)
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([f"*params {params_of():,}*exceeds*"])
+
+    project.makefile(".toml", pyproject='[tool.model-audit]\nfail-on = "error"\n')
+    write_tests(project, """
+        import torch.nn as nn
+
+        def test_error_finding_fails(model_audit):
+            model_audit(nn.Sequential(nn.Linear(100, 50), nn.Dropout(0.5), nn.BatchNorm1d(50)),
+                        input_shape=(4, 100))
+
+        def test_clean_model_passes(model_audit):
+            model_audit(mlp(), input_shape=(1, 100))
+    """)
+    result = project.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*dropout-before-batchnorm*fail-on*"])

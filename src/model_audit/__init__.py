@@ -4,9 +4,15 @@ Public API: :func:`audit` returns an :class:`AuditReport`.
 """
 from __future__ import annotations
 
-from .analyses import Analysis, register_analysis
-from .analyses.costs import Cost, register_cost
-from .api import AuditOptions, audit
+import warnings
+
+# Without numpy installed, torch warns "Failed to initialize NumPy" on import: model-audit never
+# needs numpy, so that warning must not open every command's output.
+warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
+
+from .analyses import Analysis, register_analysis  # noqa: E402
+from .analyses.costs import Cost, register_cost  # noqa: E402
+from .api import AuditOptions, audit  # noqa: E402
 from .probes.erf import effective_receptive_field
 from .target.inputs import InputSpec, parse_input_spec
 from .ir.graph import Layer, LayerGraph

@@ -117,6 +117,7 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | Mappi
     except (ModelExecutionError, InputSpecError) as error:  # no trace: the trace-free rules still run
         _rules_without_trace(model, error, opts, settings)
         raise
+    model = graph.model  # what was audited: unwrapped from DataParallel/compile, lazies materialized on a copy
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__

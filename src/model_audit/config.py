@@ -89,4 +89,7 @@ def load_config(start: str | Path | None = None, path: str | Path | None = None)
     table = tool.get("model-audit", tool.get("model_audit", {}))
     if not isinstance(table, dict):
         raise ConfigError(f"{found}: [tool.model-audit] must be a table")
+    from .config_keys import check_keys
+
+    check_keys(_kebab(table), found)  # a typo must not make a budget vanish
     return ProjectConfig(data=_kebab(table), path=found)

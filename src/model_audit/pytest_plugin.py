@@ -98,7 +98,7 @@ def model_audit(request: pytest.FixtureRequest) -> Callable[..., Any]:
     Every audit is checked against the test's ``model_budget`` marker and the stored baseline.
     """
     state = request.config.stash[_STATE]
-    budget = _marker_budget(request.node)
+    budget = _project_budget(state.project_config(), _marker_budget(request.node))
     seen: dict[str, int] = {}
 
     def run(model: Any, inputs: Any = None, *, input_shape: Any = None, **options: Any) -> Any:
@@ -121,12 +121,37 @@ def model_audit(request: pytest.FixtureRequest) -> Callable[..., Any]:
         if state.baseline_path is not None and not state.update:
             record["baseline"] = _compare(state, key, record)
             problems += record["baseline"].get("regressions", [])
+        problems += _project_fail_on(state.project_config(), report)
         state.records.append(record)
         if problems:
             pytest.fail(f"model-audit: {name} is over budget:\n  " + "\n  ".join(problems), pytrace=False)
         return report
 
     return run
+
+
+def _project_budget(project: Any, marker: Budget | None) -> Budget | None:
+    """``[tool.model-audit]`` max-* limits, with the test's ``model_budget`` marker on top."""
+    if project is None or not project.data:
+        return marker
+    base = Budget.from_table(project.data, project.where)
+    if base.empty:
+        return marker
+    return base if marker is None else base.override(marker)
+
+
+def _project_fail_on(project: Any, report: Any) -> list[str]:
+    """Findings at or above ``[tool.model-audit] fail-on`` (only when the project sets it)."""
+    if project is None or "fail-on" not in project.data:
+        return []
+    from .rules.settings import RuleSettings
+
+    settings = RuleSettings.resolve(project)
+    if not settings.fails(report.findings):
+        return []
+    return [f"finding {f.rule} ({f.severity}) at {f.layer or 'model'}: {f.message} "
+            f"[fail-on = {project.data['fail-on']!r} in {project.path}]"
+            for f in report.findings if settings.fails([f])]
 
 
 def _marker_budget(node: pytest.Item) -> Budget | None:

@@ -213,19 +213,35 @@ def _bhle(q, k, v, layout: str = "bhle") -> tuple[int, int, int, int, int]:
     return b * h, l, s, e, ev
 
 
-@register(*_ops(
-    "_scaled_dot_product_flash_attention_for_cpu",
-    "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_cudnn_attention",
-    "_scaled_dot_product_fused_attention_overrideable",
-))
-def _sdpa(args, kwargs, out) -> Cost:
-    return attention_cost(*_bhle(args[0], args[1], args[2]))
+_SDPA_CAUSAL_AT = ops.SDPA_CAUSAL_ARGUMENT
+
+
+def _sdpa_formula(causal_at: int) -> Formula:
+    def formula(args, kwargs, out) -> Cost:
+        bh, l, s, e, ev = _bhle(args[0], args[1], args[2])
+        causal = args[causal_at] if len(args) > causal_at else kwargs.get("is_causal", False)
+        mask = kwargs.get("attn_mask", kwargs.get("attn_bias"))
+        if mask is None and len(args) > 3 and isinstance(args[3], torch.Tensor):
+            mask = args[3]
+        # One FLOP per score for a causal or explicit mask: on meta, SDPA runs its math path,
+        # which adds the mask as a bias; counting it here makes meta and cpu agree.
+        masked = bool(causal) or mask is not None
+        return attention_cost(bh, l, s, e, ev) + Cost(0, bh * l * s if masked else 0)
+
+    return formula
+
+
+for _name, _at in _SDPA_CAUSAL_AT.items():
+    register(_op(_name))(_sdpa_formula(_at))
 
 
 @register(*_ops("_flash_attention_forward", "_efficient_attention_forward"))
-def _sdpa_blhe(args, kwargs, out) -> Cost:
+def _sdpa_blhe(args, kwargs, out) -> Cost | None:
+    from .costs_extra import varlen_attention_cost
+
+    varlen = varlen_attention_cost(args)  # nested/jagged batches: per-sequence lengths
+    if varlen is not NotImplemented:
+        return varlen
     return attention_cost(*_bhle(args[0], args[1], args[2], layout="blhe"))
 
 
@@ -521,13 +537,23 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict, out: Any) -> Cost | No
     return None
 
 
-def op_name(func: Any) -> str:
-    """``namespace.name`` of an op (``aten.convolution``, ``mylib.fused_gelu``): its real namespace."""
+def has_cost(func: Any) -> bool:
+    """True when ``func`` has a formula or is known to cost nothing (so it need not be decomposed)."""
     packet = getattr(func, "overloadpacket", func)
-    qualified = getattr(packet, "_qualified_op_name", None)  # "mylib::fused_gelu"
+    return packet in FORMULAS or packet in ZERO_COST
+
+
+def op_name(func: Any) -> str:
+    """``aten.conv2d``, ``mylib.fancy_op``: the op's real namespace, never assumed to be aten."""
+    packet = getattr(func, "overloadpacket", func)
+    qualified = getattr(packet, "_qualified_op_name", None)  # "mylib::fancy_op"
     if isinstance(qualified, str) and "::" in qualified:
-        return qualified.replace("::", ".", 1)
+        namespace, _, name = qualified.partition("::")
+        return f"{namespace}.{name}"
     return f"aten.{getattr(packet, '__name__', str(packet))}"
+
+
+from . import costs_extra  # noqa: E402,F401  (registers formulas and zero-cost ops; -> ir/ops.py)
 
 
 # --------------------------------------------------------------------------- the table, for docs/flops.md
@@ -561,5 +587,7 @@ def formulas_markdown() -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    print(formulas_markdown())
+if __name__ == "__main__":  # run as a script this file is __main__: read the registry the package filled
+    from model_audit.analyses import costs as _registry
+
+    print(_registry.formulas_markdown())

@@ -4,11 +4,12 @@ from __future__ import annotations
 import sys
 
 from ..errors import AuditError
+from .streams import report_stream
 
 
 def write_output(text: str, path: str | None) -> None:
     if not path:
-        sys.stdout.write(text + "\n")
+        report_stream().write(text + "\n")
         return
     try:
         with open(path, "w", encoding="utf-8") as handle:

@@ -31,6 +31,7 @@ from ..errors import AuditError
 from ..progress import Progress
 from ..escaping import md_code, md_text, plain
 from ._output import write_output
+from .streams import user_output_to_stderr
 from ..report.budget import Breach, Budget
 from ..report.metrics import METRICS
 from ..units import format_count
@@ -101,7 +102,7 @@ def main(argv: list[str]) -> int:
     project = load_config(path=args.config)
     specs = parse_targets(project)
     results = []
-    with Progress(len(specs), "auditing") as bar:
+    with Progress(len(specs), "auditing") as bar, user_output_to_stderr():  # model prints: stderr
         for spec in specs:
             bar.step(spec.name)
             results.append(check_target(spec, project))

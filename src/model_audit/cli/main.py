@@ -11,6 +11,8 @@ from ..api import AuditOptions, audit
 from ..config import ProjectConfig, load_config
 from ..errors import AuditError
 from ..render.registry import FORMATS, render
+from .errors import INTERNAL_ERROR, internal_error_line
+from .streams import report_stream, user_output_to_stderr
 from ..rules.settings import RuleSettings
 from ..target import load
 from .commands import SUBCOMMANDS
@@ -30,7 +32,8 @@ examples:
   model-audit model.py --format sarif -o audit.sarif            # also markdown, html, github
   model-audit model.py --format svg -o model.svg      # the layer graph, repeated blocks as "x N"; also dot, mermaid
 
-exit codes: 0 ok, 1 budget or finding breach, 2 usage or input error.
+exit codes: 0 ok, 1 budget or finding breach, 2 bad input or a model that cannot run,
+3 an internal error of model-audit (--debug shows the traceback).
 """
 
 
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     probes.add_argument("--autocast", choices=["bf16", "fp16"], default=None,
                         help="run the probe's forward passes under torch.autocast with this dtype")
     add_budget_arguments(parser)
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line (for bug reports)")
     parser.add_argument("--version", action="version", version=f"model-audit {__version__}")
     return parser
 
@@ -151,6 +156,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         return importlib.import_module(SUBCOMMANDS[argv[0]][0]).main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    with user_output_to_stderr():  # the model's prints must not corrupt the report on stdout
+        return _audit_command(args)
+
+
+def _audit_command(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 1:
         raise AuditError("--depth must be a positive integer")
     project = load_config(path=args.config)
@@ -187,18 +197,28 @@ def _emit(text: str, path: str | None) -> None:
         except OSError as error:
             raise AuditError(f"cannot write {path}: {error.strerror}") from None
     else:
-        sys.stdout.write(text + "\n")
+        report_stream().write(text + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # re-raise instead of one line: for bug reports
+    argv = [a for a in argv if a != "--debug"]
     try:
         return run(argv)
     except AuditError as error:
+        if debug:
+            raise
         print(f"model-audit: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("model-audit: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug in model-audit itself: exit 3, one line, where to report it
+        if debug:
+            raise
+        print(internal_error_line(error), file=sys.stderr)
+        return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

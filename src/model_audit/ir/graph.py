@@ -94,7 +94,9 @@ class LayerGraph:
     output_names: list[str] = field(default_factory=list)  # layers whose outputs the model returns
     unowned_backward_macs: int = 0  # backward work before any layer's gradient arrived (the loss)
     unowned_backward_flops: int = 0
-    unowned_uncounted: dict[str, int] = field(default_factory=dict)  # ops with no formula outside any layer
+    unowned_macs: int = 0  # forward work no layer owned (counted in the totals, not in any row)
+    unowned_flops: int = 0
+    unowned_uncounted: dict[str, int] = field(default_factory=dict)  # ops outside any layer with no formula
     summaries: dict[str, Any] = field(default_factory=dict)  # analysis name -> summary value (JSON summary)
     columns: dict[str, str] = field(default_factory=dict)  # per-layer analysis field -> table header
     receptive_field: dict | None = None  # the final field against the input (receptive_field.final_field)

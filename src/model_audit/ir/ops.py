@@ -75,6 +75,19 @@ NORM = BATCH_NORM | _names(
     "layer_norm group_norm instance_norm rms_norm native_layer_norm native_group_norm local_response_norm normalize"
 )
 
+# Where each fused attention kernel takes ``is_causal`` (positionally); a bias/mask tensor is args[3] or a kwarg.
+SDPA_CAUSAL_ARGUMENT: dict[str, int] = {
+    "_scaled_dot_product_flash_attention_for_cpu": 4,
+    "_scaled_dot_product_flash_attention": 4,
+    "_scaled_dot_product_efficient_attention": 6,
+    "_scaled_dot_product_cudnn_attention": 6,
+    "_scaled_dot_product_fused_attention_overrideable": 5,
+}
+# Ops whose output holds exactly the values of their first input (index ranges survive them).
+SAME_VALUES = _names("view _unsafe_view reshape _reshape_alias flatten unsqueeze squeeze clone contiguous _to_copy "
+                     "alias detach t transpose permute expand lift_fresh")
+EMBEDDING_LOOKUPS = _names("embedding embedding_bag _embedding_bag _embedding_bag_forward_only")
+
 # Kernels whose input and affine parameters must agree in dtype (half/bf16 input with float parameters
 # is a supported mixed-precision case; float against double, or an integer input, is not).
 AFFINE_NORM_KERNELS = _names("native_layer_norm native_batch_norm _native_batch_norm_legit "

@@ -39,8 +39,8 @@ def build_report(graph: LayerGraph, *, name: str, mode: str, notes: list[str] | 
         params_without_bias=params - sum(layer.bias_params for layer in layers),
         params_without_norm=params - sum(layer.norm_params for layer in layers),
         buffers=sum(layer.buffers for layer in layers),
-        macs=sum(layer.macs for layer in layers),
-        flops=sum(layer.flops for layer in layers),
+        macs=sum(layer.macs for layer in layers) + graph.unowned_macs,  # work no layer owned is still work
+        flops=sum(layer.flops for layer in layers) + graph.unowned_flops,
         uncounted_ops=uncounted_ops(graph),
         backward_macs=sum(layer.backward_macs or 0 for layer in layers) + graph.unowned_backward_macs if backward else None,
         backward_flops=sum(layer.backward_flops or 0 for layer in layers) + graph.unowned_backward_flops if backward else None,

@@ -89,9 +89,13 @@ def normalize_inputs(inputs: Any) -> tuple[tuple, dict]:
         return (), {}
     if isinstance(inputs, dict):
         return (), dict(inputs)
-    if isinstance(inputs, (tuple, list)):
+    if isinstance(inputs, (tuple, list)) and not _is_namedtuple(inputs):
         return tuple(inputs), {}
-    return (inputs,), {}
+    return (inputs,), {}  # a tensor, or a namedtuple the model takes as one argument
+
+
+def _is_namedtuple(obj: Any) -> bool:
+    return isinstance(obj, tuple) and hasattr(type(obj), "_fields")
 
 
 def move_inputs(obj: Any, device: torch.device) -> Any:
@@ -106,8 +110,13 @@ def move_inputs(obj: Any, device: torch.device) -> Any:
             if moved.device.type != "meta" and moved.device == obj.device:
                 moved = moved.clone()  # an in-place first layer must not write into the caller's tensor
         if obj.requires_grad and (moved.is_floating_point() or moved.is_complex()):
-            moved.requires_grad_(True)
+            # A non-leaf copy: an in-place first op (``x.mul_(2)``, ReLU(inplace=True)) is legal on
+            # it, as on the caller's own non-leaf activations, and never touches the caller's tensor.
+            with torch.inference_mode(False), torch.enable_grad():
+                moved = moved.clone().requires_grad_(True).clone()
         return moved
+    if _is_namedtuple(obj):  # keep the type: forward reads fields by name
+        return type(obj)(*(move_inputs(o, device) for o in obj))
     if isinstance(obj, tuple):
         return tuple(move_inputs(o, device) for o in obj)
     if isinstance(obj, list):

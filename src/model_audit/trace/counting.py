@@ -12,7 +12,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..ir.graph import Layer
 from .meta_cache import META_KERNELS
-from ..analyses.costs import Cost, op_cost, op_name
+from ..analyses.costs import Cost, has_cost, op_cost, op_name
 
 UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
 
@@ -25,24 +25,40 @@ class OpCounter(TorchDispatchMode):
         self.sink: Layer | None = None
         self.backward = False
         self.on_unowned = on_unowned
+        self.index_guard: Any = None  # trace/index_guard.IndexGuard when user inputs have values
         self.unowned_macs = 0  # backward work before the first layer's gradient hook fires
         self.unowned_flops = 0
+        self.unowned_forward_macs = 0  # forward work outside any layer: in the totals, never dropped
+        self.unowned_forward_flops = 0
         self.unowned_uncounted: dict[str, int] = {}
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
+        if not has_cost(func):
+            # Composite ops with no formula reach the mode undecomposed under inference_mode
+            # (conv2d, linear, batch_norm): run their decomposition under this mode so that the
+            # ops they lower to are counted, as FlopCounterMode does. NotImplemented: a leaf op.
+            with self:
+                decomposed = func.decompose(*args, **kwargs)
+            if decomposed is not NotImplemented:
+                return decomposed
         out = META_KERNELS.call(func, args, kwargs)
+        if self.index_guard is not None:  # user-given embedding ids, checked on meta too
+            self.index_guard.check(func, args, out)
         layer = self.sink
         cost = op_cost(func, args, kwargs, out)
         if layer is None and self.on_unowned is not None and not self.backward:
             layer = self.on_unowned(func, args, kwargs, out, cost)
         if layer is None:
             if cost is None:
-                name = op_name(func)
+                name = op_name(func) + (" (backward)" if self.backward else "")
                 self.unowned_uncounted[name] = self.unowned_uncounted.get(name, 0) + 1
-            else:
+            elif self.backward:
                 self.unowned_macs += cost.macs
                 self.unowned_flops += cost.flops
+            else:
+                self.unowned_forward_macs += cost.macs
+                self.unowned_forward_flops += cost.flops
             return out
         if cost is None:
             name = op_name(func)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import gc
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Iterator
 
 import torch
@@ -15,7 +15,9 @@ from .hook_tracer import HookTracer
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
 from .untouched import recursion_room
-from .placement import lazy_names, model_device, placed_on, preserved_state
+from .placement import model_device, placed_on, preserved_state
+from .prepare import prepare
+from .index_guard import IndexGuard, pair_tensors
 from .shapes import iter_tensors, shapes_of
 from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
 
@@ -55,7 +57,14 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
     notes: list[str] = []
     gm = None
     counter = OpCounter()
-    with preserved_state(model, training), placed_on(model, device):
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(preserved_state(model, training))
+        except Exception as error:  # a train() override with another signature or its own bug
+            raise ModelExecutionError(f"{type(model).__name__}.train({training}) raised {type(error).__name__}: "
+                                      f"{first_line(error)} (model-audit sets the audit mode with model.train)"
+                                      ) from None
+        stack.enter_context(placed_on(model, device))
         # Traced in the audit's mode: fx bakes ``self.training`` branches into the graph.
         # A model that is itself a leaf module (nn.Conv2d, nn.LSTM) is one layer: fx would trace
         # into its forward and report its weight reads and functional call as separate rows.
@@ -67,6 +76,9 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                     raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
                 notes.append(f"torch.fx could not trace the model ({first_line(error)}); used module hooks")
         args, kwargs = _example(model, inputs, input_shape, device)
+        if device.type == "meta" and inputs is not None:
+            guard = IndexGuard(pair_tensors(normalize_inputs(inputs), (args, kwargs)))
+            counter.index_guard = guard or None
         grad = torch.enable_grad() if backward else torch.no_grad()
         with grad:
             with counter:
@@ -83,6 +95,7 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                       input_shapes=shapes_of((args, kwargs)), notes=notes, input_names=input_names,
                       output_names=outputs, unowned_backward_macs=counter.unowned_macs,
                       unowned_backward_flops=counter.unowned_flops,
+                      unowned_macs=counter.unowned_forward_macs, unowned_flops=counter.unowned_forward_flops,
                       unowned_uncounted=dict(counter.unowned_uncounted))
 
 
@@ -114,13 +127,9 @@ def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None
         raise AuditError(f"unknown tracer {tracer!r}; use one of {', '.join(TRACERS)}")
     if mode not in ("eval", "train"):
         raise AuditError(f"unknown mode {mode!r}; use eval or train")
-    lazy = lazy_names(model)
-    if lazy:  # their sizes are unknown until a real forward; the run would count a private copy only
-        raise AuditError(f"{type(model).__name__} has uninitialised lazy parameters ({', '.join(lazy[:3])}"
-                         f"{', ...' if len(lazy) > 3 else ''}): run one forward pass on a real batch before auditing")
     target = _resolve_device(device)
     training = mode == "train"
-    notes: list[str] = []
+    model, notes = prepare(model, inputs, input_shape)  # unwrap DataParallel/compile, materialize lazies
     with _gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
         return _trace(model, inputs, input_shape, target, tracer, backward, training, notes)
 
@@ -143,7 +152,7 @@ def _trace(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device
     try:
         graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
     except LayerFailure as failure:
-        if tracer == "auto" and "Proxy(" in str(failure):
+        if tracer == "auto" and _fx_artifact(failure):
             # fx baked trace-time placeholders into the model's own assertion message: the hooks
             # tracer runs the real Python code and either succeeds or reports the real values.
             notes.append(f"the fx graph failed with a trace-time message ({failure}); used module hooks")
@@ -155,6 +164,13 @@ def _trace(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device
             raise ModelExecutionError(str(failure), layer=failure.layer.name) from None
     graph.notes = notes + graph.notes
     return graph
+
+
+def _fx_artifact(failure: LayerFailure) -> bool:
+    """A failure fx itself caused: trace-time placeholders in a message, or fx's immutable argument
+    lists mutated by the model's own helper (torchvision's swin3d ``_get_window_and_shift_size``)."""
+    text = str(failure)
+    return "Proxy(" in text or "immutable_list" in text or "immutable_dict" in text
 
 
 def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,

@@ -17,6 +17,10 @@ from .tracing import LayerFailure, is_leaf_module, is_tensor_output, module_laye
 
 
 class _Tracer(fx.Tracer):
+    # Buffers become get_attr nodes instead of trace-time values: otherwise ``self.a @ self.b``
+    # on two buffers is computed once while tracing and baked in as a constant, its cost lost.
+    proxy_buffer_attributes = True
+
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return is_leaf_module(m)
 
@@ -137,11 +141,25 @@ def _grad_hook(counter: OpCounter, layer: Layer):
     return hook
 
 
+def _check_arity(model: nn.Module, placeholders: list[fx.Node], args: tuple) -> None:
+    """fx's interpreter ignores surplus positional inputs; an extra ``--input`` must be an error."""
+    if any(str(node.target).startswith("*") for node in placeholders):
+        return  # forward(*args) takes any number
+    if len(args) > len(placeholders):
+        from ..errors import InputSpecError
+
+        names = ", ".join(str(node.target) for node in placeholders) or "none"
+        raise InputSpecError(
+            f"{type(model).__name__}.forward takes {len(placeholders)} input{'s' if len(placeholders) != 1 else ''} "
+            f"({names}) but {len(args)} were given; drop the extra --input")
+
+
 def run_fx(gm: fx.GraphModule, model: nn.Module, args: tuple, kwargs: dict, counter: OpCounter,
            backward: bool) -> tuple[list[Layer], list[str], list[str], Any]:
     """Run the traced graph; returns (layers, input names, output layer names, model output)."""
     layers, input_names = build_layers(gm, model)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    _check_arity(model, placeholders, args)
     positional = list(args)
     for node in placeholders[len(positional):]:
         if node.name in kwargs or node.target in kwargs:

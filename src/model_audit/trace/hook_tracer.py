@@ -102,8 +102,10 @@ class HookTracer:
         name = getattr(getattr(func, "overloadpacket", func), "__name__", str(func))
         sources = self._sources((args, kwargs))
         outputs = list(iter_tensors(out))
-        if not sources:
+        if not sources and cost is not None and cost.macs == 0 and cost.flops == 0:
             return None  # creation ops (arange, zeros, masks from constants): no data flows in
+        # Work on parameters, buffers or constants alone (``self.a @ self.b``) has no traced
+        # source but real cost: it becomes a layer like any other, never dropped.
         if name in ops.ATEN_PASS_THROUGH or not any(t.is_floating_point() for t in outputs):
             if cost is not None and cost.flops == 0:
                 for t in outputs:

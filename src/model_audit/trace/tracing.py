@@ -73,11 +73,25 @@ class LayerFailure(Exception):
             + (f"; it expects {expected}" if expected else "")
             + f": {first_line(error)}"
         )
+        if cuda_only(error):  # the shapes are fine: the code itself wants a GPU
+            message = (f"layer '{layer.name}' ({layer.type}) runs CUDA-only code (.cuda() or device='cuda') and "
+                       f"this machine has no usable CUDA device: {first_line(error)}; make the code follow "
+                       "the input's device (x.device) or audit where CUDA is available")
         self.message = message  # fx decorates str(exc) with 'While executing ...'; keep ours
         super().__init__(message)
 
     def __str__(self) -> str:
         return self.message
+
+
+_CUDA_MISSING = ("found no nvidia driver", "torch not compiled with cuda enabled", "cuda is not available",
+                 "no cuda gpus are available", "cuda driver initialization failed", "cuda error: no cuda-capable")
+
+
+def cuda_only(error: BaseException) -> bool:
+    """Whether ``error`` is torch refusing CUDA on a machine without it (not a shape problem)."""
+    text = str(error).lower()
+    return any(s in text for s in _CUDA_MISSING)
 
 
 def first_line(error: BaseException) -> str:
