@@ -11,7 +11,7 @@ import torch.nn as nn
 from ..errors import AuditError, InputSpecError, ModelExecutionError
 from ..report.audit_report import AuditReport
 from .counting import OpCounter
-from .fx_tracer import run_fx, symbolic_trace
+from .fx_tracer import run_fx, trace_graph
 from .hook_tracer import HookTracer
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
@@ -63,7 +63,7 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
         # into its forward and report its weight reads and functional call as separate rows.
         if tracer == "fx" or (tracer == "auto" and not is_leaf_module(model)):
             try:
-                gm = symbolic_trace(model)
+                gm = trace_graph(model)
             except Exception as error:  # fx cannot trace it: fall back to hooks, and say why
                 if tracer == "fx":
                     raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
