@@ -91,11 +91,25 @@ def _dense_float(t: Any) -> bool:
             and (t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last)))
 
 
+def _canonical_strides(shape: tuple, channels_last: bool) -> tuple:
+    order = (1, 3, 2, 0) if channels_last else tuple(range(len(shape) - 1, -1, -1))
+    strides = [0] * len(shape)
+    step = 1
+    for dim in order:
+        strides[dim] = step
+        step *= max(shape[dim], 1)
+    return tuple(strides)
+
+
 def _like(t: torch.Tensor) -> torch.Tensor:
-    """``empty_like(t)`` for a dense meta tensor: preserve_format copies a non-overlapping, dense
-    tensor's strides exactly, and ``empty_strided`` has a C++ meta kernel where ``empty_like``'s is
-    Python (about 15x slower; it was most of the batch-norm fast path's cost)."""
-    return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="meta")
+    """``torch.empty_like(t)``, through ``empty_strided`` (a C++ meta kernel; ``empty_like``'s is
+    Python, about 15x slower, and was most of the batch-norm fast path's cost) when ``t`` has the
+    canonical contiguous or channels-last strides, which ``empty_like`` reproduces; otherwise
+    (odd strides on size-1 dims, which ``empty_like`` renormalizes) ``empty_like`` itself."""
+    shape, stride = tuple(t.shape), t.stride()
+    if stride == _canonical_strides(shape, False) or (len(shape) == 4 and stride == _canonical_strides(shape, True)):
+        return torch.empty_strided(shape, stride, dtype=t.dtype, device="meta")
+    return torch.empty_like(t)
 
 
 def unary_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
