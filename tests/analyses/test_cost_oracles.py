@@ -493,3 +493,25 @@ def test_embedding_bag_is_reported_uncounted_not_zero(where):
     report = audit(nn.Sequential(nn.EmbeddingBag(10, 3)), (torch.randint(0, 10, (2, 5)),), tracer=tracer,
                    device=device, rules=False)
     assert report.uncounted_ops == {"aten._embedding_bag": 1}
+
+
+@pytest.mark.parametrize("where", WHERE, ids=where_ids)
+def test_lstm_bidirectional_stacked_with_projection(where):
+    """The hardest LSTM case spelled out: 2 layers, both directions, proj_size 3 (layer 2 reads 2·3)."""
+    module = nn.LSTM(4, 5, num_layers=2, bidirectional=True, proj_size=3)
+    steps_batch = 7 * 2
+    layer1, layer2 = lstm_step(4, 5, 3, True), lstm_step(2 * 3, 5, 3, True)
+    expected = (2 * steps_batch * (layer1[0] + layer2[0]), 2 * steps_batch * (layer1[1] + layer2[1]))
+    assert costed_layers(nn.Sequential(module), (torch.randn(7, 2, 4),), where) == {"0": expected}
+
+
+@pytest.mark.parametrize("where", WHERE, ids=where_ids)
+def test_functional_norms(where):
+    x = torch.randn(2, 4, 5, 3)
+    n, w, stats = x.numel(), torch.randn(4), torch.ones(4)
+    assert call_flops(lambda t: F.batch_norm(t, None, None, training=True), x, where) == STATS * n
+    assert call_flops(lambda t: F.batch_norm(t, stats, stats, training=False), x, where) == RUNNING * n
+    assert call_flops(lambda t: F.batch_norm(t, stats, stats, weight=w, training=False), x, where) == (RUNNING + 1) * n
+    assert call_flops(lambda t: F.group_norm(t, 2, weight=w), x, where) == (STATS + 1) * n
+    assert call_flops(lambda t: F.group_norm(t, 2, weight=w, bias=w), x, where) == (STATS + AFFINE) * n
+    assert call_flops(lambda t: F.instance_norm(t), x, where) == STATS * n
