@@ -101,3 +101,21 @@ def test_batch_norm_fast_path_leaves_errors_and_training_to_the_kernel():
         aten.native_batch_norm.default(*wrong)
     training = (*_bn_args(x), True, 0.1, 1e-5)
     assert meta_cache.batch_norm_fast_path(aten.native_batch_norm.default, training, {}) is meta_cache._MISS
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 5), (2, 3, 1, 1), (1, 4), (2, 8, 5, 7), (1, 1, 1, 1), (2, 0, 3),
+                                   (3, 1, 1, 2), (1, 3, 4, 1), (5,), ()])
+def test_like_equals_empty_like(shape):
+    """The fast paths' output allocation is exactly ``torch.empty_like`` — canonical strides through
+    ``empty_strided``, odd ones (size-1 dims with any stride) through ``empty_like`` itself."""
+    from model_audit.trace.meta_cache import _like
+
+    candidates = [torch.empty(shape, device="meta")]
+    if len(shape) == 4:
+        candidates.append(candidates[0].to(memory_format=torch.channels_last))
+    if 1 in shape:  # a size-1 dim may carry any stride and still be contiguous
+        odd = list(candidates[0].stride())
+        odd[shape.index(1)] = 99
+        candidates.append(torch.empty_strided(shape, odd, device="meta"))
+    for x in candidates:
+        assert _signature(_like(x)) == _signature(torch.empty_like(x))

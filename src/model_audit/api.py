@@ -109,6 +109,13 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | Mappi
     if unknown:
         raise TypeError(f"audit() got unexpected keyword argument(s) {', '.join(unknown)}")
     opts = replace(options or AuditOptions(), **kwargs)
+    from .trace.engine import gc_paused
+
+    with gc_paused():  # cyclic GC passes would otherwise land anywhere in the pipeline (up to half a cold audit)
+        return _audit(model, inputs, opts)
+
+
+def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
     devices = resolve_devices(opts.device)
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
                                                      severity=opts.severity, options=opts.rule_options)

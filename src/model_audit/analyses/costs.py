@@ -362,12 +362,12 @@ BATCH_NORM_EVAL_FLOPS = 4  # subtract mean, multiply by 1/std, affine multiply a
 BATCH_NORM_EVAL_FLOPS_NO_AFFINE = 2
 
 
-def _norm_cost(x, weight, training: bool) -> Cost:
+def _norm_cost(x, weight, training: bool, bias: Any = None) -> Cost:
+    """Normalization, plus 1 per element for the weight multiply and 1 for the bias add, each only
+    when present (``LayerNorm(bias=False)`` scales without adding)."""
     n = numel(x.shape)
-    if training:
-        per = LAYER_NORM_FLOPS if weight is not None else LAYER_NORM_FLOPS_NO_AFFINE
-    else:
-        per = BATCH_NORM_EVAL_FLOPS if weight is not None else BATCH_NORM_EVAL_FLOPS_NO_AFFINE
+    per = LAYER_NORM_FLOPS_NO_AFFINE if training else BATCH_NORM_EVAL_FLOPS_NO_AFFINE
+    per += (weight is not None) + (bias is not None)
     return Cost(0, per * n)
 
 
@@ -377,22 +377,22 @@ def _batch_norm(args, kwargs, out) -> Cost:
     # (input, weight, bias, running_mean, running_var, training, ...); _legit's no-stats overload
     # has (input, weight, bias, training, ...).
     training = args[5] if len(args) > 5 and isinstance(args[5], bool) else args[3] if isinstance(args[3], bool) else True
-    return _norm_cost(args[0], args[1], bool(training))
+    return _norm_cost(args[0], args[1], bool(training), args[2])
 
 
 @register(_op("_native_batch_norm_legit_no_training"))
 def _batch_norm_eval(args, kwargs, out) -> Cost:
-    return _norm_cost(args[0], args[1], False)
+    return _norm_cost(args[0], args[1], False, args[2])
 
 
 @register(_op("native_layer_norm"))
 def _layer_norm(args, kwargs, out) -> Cost:
-    return _norm_cost(args[0], args[2], True)
+    return _norm_cost(args[0], args[2], True, args[3])
 
 
 @register(_op("native_group_norm"))
 def _group_norm(args, kwargs, out) -> Cost:
-    return _norm_cost(args[0], args[1], True)
+    return _norm_cost(args[0], args[1], True, args[2])
 
 
 RMS_NORM_FLOPS = 4  # square, accumulate, scale by 1/rms, weight multiply
@@ -474,7 +474,13 @@ for _dims in (1, 2, 3):
 @register(*_ops("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_avg_pool1d",
                 "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"))
 def _adaptive_pool(args, kwargs, out) -> Cost:
-    return Cost(0, numel(args[0].shape))
+    """Window i of an axis is [floor(i·n/o), ceil((i+1)·n/o)): the windows overlap unless o divides n,
+    so the work is the sum of their sizes (numel(in) when every o divides its n)."""
+    x, sizes = args[0], [int(s) for s in args[1]]
+    total = numel(x.shape[:x.dim() - len(sizes)])
+    for n, o in zip(x.shape[x.dim() - len(sizes):], sizes):
+        total *= sum(-(-(i + 1) * n // o) - (i * n // o) for i in range(o))
+    return Cost(0, total)
 
 
 @register(*_ops("max_pool2d_with_indices_backward", "max_pool3d_with_indices_backward",

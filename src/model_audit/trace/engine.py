@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from ..errors import AuditError, InputSpecError, ModelExecutionError, user_code
 from .counting import OpCounter
-from .fx_tracer import run_fx, symbolic_trace
+from .fx_tracer import run_fx, trace_graph
 from .hook_tracer import HookTracer
 from ..target.inputs import as_specs, move_inputs, normalize_inputs
 from ..ir.graph import LayerGraph
@@ -70,7 +70,7 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
         # into its forward and report its weight reads and functional call as separate rows.
         if tracer == "fx" or (tracer == "auto" and not is_leaf_module(model)):
             try:
-                gm = symbolic_trace(model)
+                gm = trace_graph(model)
             except Exception as error:  # fx cannot trace it: fall back to hooks, and say why
                 if tracer == "fx":
                     raise AuditError(f"torch.fx could not trace {type(model).__name__}: {first_line(error)}") from error
@@ -130,12 +130,12 @@ def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None
     target = _resolve_device(device)
     training = mode == "train"
     model, notes = prepare(model, inputs, input_shape)  # unwrap DataParallel/compile, materialize lazies
-    with _gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
+    with gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
         return _trace(model, inputs, input_shape, target, tracer, backward, training, notes)
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
     """Tracing allocates many short-lived cyclic objects (fx nodes, meta tensors): cyclic GC passes
     cost up to half of a cold audit. Reference counting still frees memory; GC runs again after."""
     was_enabled = gc.isenabled()

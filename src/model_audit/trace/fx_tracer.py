@@ -39,6 +39,26 @@ def symbolic_trace(model: nn.Module) -> fx.GraphModule:
     return gm
 
 
+class TracedGraph:
+    """The fx graph of ``model`` without a GraphModule: the audit interprets the graph against the
+    model itself, so generating, compiling and attaching Python code for it (a third of fx's cost)
+    would be wasted."""
+
+    def __init__(self, graph: fx.Graph, constants: dict[str, Any]) -> None:
+        self.graph = graph
+        self.trace_constants = constants
+
+
+def trace_graph(model: nn.Module) -> TracedGraph:
+    """``symbolic_trace`` for the audit: the same graph, no GraphModule (and no code generation)."""
+    before = set(vars(model))
+    try:
+        graph = _Tracer().trace(model)
+    finally:
+        added = {name: model.__dict__.pop(name) for name in set(vars(model)) - before}
+    return TracedGraph(graph, added)
+
+
 def _scope(node: fx.Node) -> str:
     stack = node.meta.get("nn_module_stack") or {}
     if not stack:
@@ -46,7 +66,7 @@ def _scope(node: fx.Node) -> str:
     return list(stack.keys())[-1].split("@")[0]
 
 
-def build_layers(gm: fx.GraphModule, model: nn.Module) -> tuple[dict[fx.Node, Layer], list[str]]:
+def build_layers(gm: fx.GraphModule | TracedGraph, model: nn.Module) -> tuple[dict[fx.Node, Layer], list[str]]:
     """One Layer per call/get_attr node (names unique: repeated module calls get '@N')."""
     layers: dict[fx.Node, Layer] = {}
     seen: dict[str, int] = {}
@@ -94,33 +114,36 @@ def _fetch(model: nn.Module, target: str, constants: dict | None = None) -> Any:
 
 
 class _LayerInterpreter(fx.Interpreter):
-    def __init__(self, gm: fx.GraphModule, layers: dict[fx.Node, Layer], counter: OpCounter,
-                 backward: bool) -> None:
-        super().__init__(gm, garbage_collect_values=True)
+    def __init__(self, gm: fx.GraphModule | TracedGraph, model: nn.Module, layers: dict[fx.Node, Layer],
+                 counter: OpCounter, backward: bool) -> None:
+        # Interpreted against the model itself (its submodules and device-swapped tensors).
+        super().__init__(model, garbage_collect_values=True, graph=gm.graph)
         self.layers = layers
         self.counter = counter
         self.backward = backward
-        self.model = gm.model_under_audit  # type: ignore[attr-defined]
+        self.model = model
+        self.constants = getattr(gm, "trace_constants", None)
 
     def fetch_attr(self, target: str) -> Any:
-        # GraphModule copied get_attr tensors at trace time; read the (device-swapped) model instead.
-        return _fetch(self.model, target, getattr(self.module, "trace_constants", None))
+        # A GraphModule copied get_attr tensors at trace time; read the (device-swapped) model instead.
+        return _fetch(self.model, target, self.constants)
 
     def run_node(self, node: fx.Node) -> Any:
         layer = self.layers.get(node)
         if layer is None:
             return super().run_node(node)
-        self.counter.sink = layer
-        try:
-            result = super().run_node(node)
-        except LayerFailure:
-            raise
-        except Exception as error:  # a layer rejected its input: name it, with the shapes
-            args, _ = self.fetch_args_kwargs_from_env(node)
-            raise LayerFailure(layer, args, error) from error
-        finally:
-            self.counter.sink = None
-        args, kwargs = self.fetch_args_kwargs_from_env(node)
+        # fx.Interpreter.run_node, with the arguments fetched once and kept for the layer's shapes.
+        with self._set_current_node(node):
+            args, kwargs = self.fetch_args_kwargs_from_env(node)
+            self.counter.sink = layer
+            try:
+                result = getattr(self, node.op)(node.target, args, kwargs)
+            except LayerFailure:
+                raise
+            except Exception as error:  # a layer rejected its input: name it, with the shapes
+                raise LayerFailure(layer, args, error) from error
+            finally:
+                self.counter.sink = None
         layer.input_shapes = shapes_of((args, kwargs))
         if node.op in ("call_function", "call_method"):
             layer.arguments = function_arguments(node.target, args, kwargs)
@@ -154,7 +177,7 @@ def _check_arity(model: nn.Module, placeholders: list[fx.Node], args: tuple) -> 
             f"({names}) but {len(args)} were given; drop the extra --input")
 
 
-def run_fx(gm: fx.GraphModule, model: nn.Module, args: tuple, kwargs: dict, counter: OpCounter,
+def run_fx(gm: fx.GraphModule | TracedGraph, model: nn.Module, args: tuple, kwargs: dict, counter: OpCounter,
            backward: bool) -> tuple[list[Layer], list[str], list[str], Any]:
     """Run the traced graph; returns (layers, input names, output layer names, model output)."""
     layers, input_names = build_layers(gm, model)
@@ -168,8 +191,7 @@ def run_fx(gm: fx.GraphModule, model: nn.Module, args: tuple, kwargs: dict, coun
             positional.append(node.args[0])  # the default value fx recorded
         else:
             break
-    gm.model_under_audit = model  # type: ignore[attr-defined]
-    interp = _LayerInterpreter(gm, layers, counter, backward)
+    interp = _LayerInterpreter(gm, model, layers, counter, backward)
     output = interp.run(*positional)
     # Edges, skipping nodes that produced no tensor (x.size(0), shape arithmetic): link through them.
     keep = {node: layer for node, layer in layers.items() if layer.output_shapes or layer.kind == "parameter"

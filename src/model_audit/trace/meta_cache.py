@@ -38,14 +38,21 @@ def _kind(func: Any) -> str | None:
     return None
 
 
+_SCALAR_TYPES = frozenset(_HASHABLE)
+
+
 def _key_of(value: Any, found: list) -> Any:
+    # Called for every argument of every op: exact-type checks first, then the general ones.
+    cls = type(value)
+    if cls in _SCALAR_TYPES:
+        return (cls, value)
     if isinstance(value, torch.Tensor):
-        if value.device.type != "meta":
+        if not value.is_meta:
             raise TypeError
         found.append(True)
         return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
     if isinstance(value, (list, tuple)):
-        return tuple(_key_of(v, found) for v in value)
+        return tuple([_key_of(v, found) for v in value])
     if isinstance(value, _HASHABLE):
         return (type(value), value)
     raise TypeError
@@ -85,12 +92,33 @@ def _dense_float(t: Any) -> bool:
             and (t.is_contiguous() or t.is_contiguous(memory_format=torch.channels_last)))
 
 
+def _canonical_strides(shape: tuple, channels_last: bool) -> tuple:
+    order = (1, 3, 2, 0) if channels_last else tuple(range(len(shape) - 1, -1, -1))
+    strides = [0] * len(shape)
+    step = 1
+    for dim in order:
+        strides[dim] = step
+        step *= max(shape[dim], 1)
+    return tuple(strides)
+
+
+def _like(t: torch.Tensor) -> torch.Tensor:
+    """``torch.empty_like(t)``, through ``empty_strided`` (a C++ meta kernel; ``empty_like``'s is
+    Python, about 15x slower, and was most of the batch-norm fast path's cost) when ``t`` has the
+    canonical contiguous or channels-last strides, which ``empty_like`` reproduces; otherwise
+    (odd strides on size-1 dims, which ``empty_like`` renormalizes) ``empty_like`` itself."""
+    shape, stride = tuple(t.shape), t.stride()
+    if stride == _canonical_strides(shape, False) or (len(shape) == 4 and stride == _canonical_strides(shape, True)):
+        return torch.empty_strided(shape, stride, dtype=t.dtype, device="meta")
+    return torch.empty_like(t)
+
+
 def unary_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
     """The output of a unary activation on meta without running its kernel, or ``_MISS``."""
     kind = _UNARY.get(func)
     if kind is None or not args or not _dense_float(args[0]) or kwargs.get("out") is not None:
         return _MISS
-    return args[0] if kind == "inplace" else torch.empty_like(args[0])
+    return args[0] if kind == "inplace" else _like(args[0])
 
 
 _BN_EVAL = {op: at for op, at in ((getattr(torch.ops.aten, "native_batch_norm", None), 5),
@@ -120,7 +148,7 @@ def batch_norm_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
                               or t.shape[0] != channels or t.dtype != x.dtype):
             return _MISS
     stat = (channels,)
-    return (torch.empty_like(x), torch.empty(stat, dtype=x.dtype, device="meta"),
+    return (_like(x), torch.empty(stat, dtype=x.dtype, device="meta"),
             torch.empty(stat, dtype=x.dtype, device="meta"))
 
 
