@@ -26,7 +26,9 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
           source_path: str | Path | None = None, train_script: str | Path | None = None,
           train_step: Callable | None = None, registry: Any = None,
           probe: bool = False, loss_fn: Callable | None = None, targets: Any = None, seed: int = 0,
-          probe_options: dict[str, Any] | None = None) -> AuditReport:
+          probe_options: dict[str, Any] | None = None,
+          memory: str | None = None, optimizer: Any = "adamw", amp: str | None = None, batch: int | None = None,
+          memory_options: dict[str, Any] | None = None) -> AuditReport:
     """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
     Counting runs on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu
@@ -34,11 +36,20 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     ``severity``/``options`` override ``config`` (a ``[tool.model-audit]`` table, see
     :func:`model_audit.config.load_config`) which overrides the defaults. ``probe=True`` also runs
     real forward/backward passes on ``device`` (default ``"auto"``: CUDA when available, else CPU).
+    ``memory="train"|"inference"`` measures a step's memory on meta tensors (``optimizer``,
+    ``amp``, ``batch``; ``memory_options`` for checkpoint/gpu_memory/shard/context/weights_dtype,
+    see ``analyses/memory``) into ``report.memory`` (JSON ``summary.memory``).
     The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
     """
     count_device = device or "meta"
     report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
                           backward=backward, mode=mode, name=name)
+    if memory is not None:  # memory analysis (analyses/memory): summary.memory and layers[].memory
+        from .analyses.memory.analysis import MemoryOptions, analyze, annotate_layers
+
+        memory_opts = MemoryOptions.build(memory, optimizer=optimizer, amp=amp, batch=batch, **(memory_options or {}))
+        report.memory, step = analyze(model, inputs, input_shape, memory_opts, mode=mode)
+        annotate_layers(report.layers, step)
     if settings is None:
         settings = RuleSettings.resolve(config, select=select, ignore=ignore, severity=severity, options=options)
     findings: list[Finding] = []

@@ -33,6 +33,7 @@ class AuditReport:
     outputs: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # JSON sections added by later analyses
     probe: Any = None  # ProbeReport when probes ran (serialized as the "probe" section)
+    memory: dict | None = None  # analyses/memory: the step's bytes (JSON summary.memory)
     receptive_field: dict | None = None  # the final field against the input (auditor/receptive_field.final_field)
     module: Any = field(default=None, repr=False, compare=False)  # the audited nn.Module (not serialized)
     graph: Any = field(default=None, repr=False, compare=False)  # the LayerGraph rules read (not serialized)
@@ -75,6 +76,8 @@ class AuditReport:
             "uncounted_ops": dict(self.uncounted_ops),
             "notes": list(self.notes),
         }
+        if self.memory is not None:
+            summary["memory"] = self.memory
         if self.receptive_field is not None:
             summary["receptive_field"] = self.receptive_field
         if self.backward_flops is not None:
