@@ -154,7 +154,8 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
         inputs = None if shapes else loaded.inputs
         input_shape = shapes if shapes else (None if inputs is not None else loaded.input_shape)
         report = audit(loaded.model, inputs, input_shape=input_shape, device=spec.device, mode=spec.mode,
-                       name=spec.name, config=project, settings=settings, source_path=loaded.path)
+                       name=spec.name, config=project, settings=settings, source_path=loaded.path,
+                       memory="train" if spec.budget.peak_memory is not None else None)
     except AuditError as error:
         result.error = str(error)
         return result

@@ -15,6 +15,7 @@ from ..render.registry import FORMATS, render
 from ..config import ProjectConfig, load_config
 from ..errors import AuditError
 from .gates import add_budget_arguments, budget_from, enforce
+from .memory import add_memory_arguments, memory_kwargs, memory_text
 from ..rules.settings import RuleSettings
 
 EXAMPLES = """\
@@ -28,6 +29,7 @@ examples:
   model-audit model.py --cross-check fvcore           # fvcore's count beside ours, per module
   model-audit model.py --max-params 25M --max-flops 8G          # CI gate: exit 1 over budget
   model-audit model.py --format sarif -o audit.sarif            # also markdown, html, github
+  model-audit model.py --memory --optimizer adamw --gpu-memory A100-80GB   # will a training step fit?
 
 exit codes: 0 ok, 1 budget or finding breach, 2 usage or input error.
 """
@@ -93,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     probes.add_argument("--seed", type=int, default=0, help="seed of the probe's synthetic batches (default 0)")
     probes.add_argument("--autocast", choices=["bf16", "fp16"], default=None,
                         help="run the probe's forward passes under torch.autocast with this dtype")
+    add_memory_arguments(parser)
     add_budget_arguments(parser)
     parser.add_argument("--version", action="version", version=f"model-audit {__version__}")
     return parser
@@ -147,7 +150,8 @@ def run(argv: Sequence[str] | None = None) -> int:
                    backward=args.backward, mode=args.mode, name=loaded.name, config=project,
                    source_path=loaded.path, rules=not args.no_rules, settings=settings,
                    train_script=args.train_script, probe=args.probe, loss_fn=args.loss, seed=args.seed,
-                   probe_options={"batches": args.probe_batches, "autocast": args.autocast})
+                   probe_options={"batches": args.probe_batches, "autocast": args.autocast},
+                   **memory_kwargs(args, budget))
     columns = None
     if args.cross_check == "fvcore":
         from ..compare.fvcore import fvcore_crosscheck
@@ -179,6 +183,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             from ..render.receptive_field import erf_line
 
             text += "\n" + erf_line(report.extra["effective_receptive_field"])
+        if report.memory is not None:
+            text += "\n\n" + memory_text(report)
     _emit(text, args.output)
     if breaches:  # budget breach; findings are judged below
         return 1
