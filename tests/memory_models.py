@@ -82,7 +82,8 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], Callable[[], tuple], Callable[[
     "resnet18": (_tv("resnet18"), lambda: (torch.randn(8, 3, 224, 224),), dict),
     "resnet50": (_tv("resnet50"), lambda: (torch.randn(8, 3, 224, 224),), dict),
     "vit_b_16": (_tv("vit_b_16"), lambda: (torch.randn(4, 3, 224, 224),), dict),
-    "gpt2": (gpt2, lambda: (tokens(4, 256, 50257),), dict),
+    # an attention mask keeps transformers from reading position ids' values (packed-sequence check)
+    "gpt2": (gpt2, lambda: (tokens(4, 256, 50257),), lambda: {"attention_mask": torch.ones(4, 256, dtype=torch.long)}),
     "bert": (bert, lambda: (tokens(4, 256, 30522),), dict),
     "lstm_tagger": (LSTMTagger, lambda: (tokens(16, 128, 5000),), dict),
     "unet": (UNet, lambda: (torch.randn(4, 3, 128, 128),), dict),

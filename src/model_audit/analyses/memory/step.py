@@ -22,6 +22,8 @@ import torch.utils.checkpoint as torch_checkpoint
 from ...errors import AuditError
 from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
+from .amp import autocast_on_meta
+from .kernels import fused_attention
 from .optimizers import describe, make_optimizer, state_tensors, warm_up
 from .tracker import LayerMemory, StorageTracker
 
@@ -92,7 +94,7 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
         if weights_dtype is not None:
             _cast_weights(model, WEIGHT_DTYPES[weights_dtype])
         args, kwargs = _to_meta(args), _to_meta(kwargs)
-        with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker:
+        with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention():
             return _run(model, args, kwargs, tracker, kind, optimizer, amp, amp_device, weights_dtype,
                         loss_fn, wrapped)
 
@@ -117,7 +119,7 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
     for t in iter_tensors((args, kwargs)):
         tracker.track(t, "inputs")
     tracker.tick()
-    autocast = (torch.autocast(amp_device, dtype=AMP_DTYPES[amp]) if amp else contextlib.nullcontext())
+    autocast = autocast_on_meta(amp_device, AMP_DTYPES[amp] if amp else None)
     forward_end = tracker.clock
     with tracker:
         if kind == "inference":
