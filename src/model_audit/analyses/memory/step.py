@@ -95,8 +95,11 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
             _cast_weights(model, WEIGHT_DTYPES[weights_dtype])
         args, kwargs = _to_meta(args), _to_meta(kwargs)
         with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention():
-            return _run(model, args, kwargs, tracker, kind, optimizer, amp, amp_device, weights_dtype,
-                        loss_fn, wrapped)
+            try:
+                return _run(model, args, kwargs, tracker, kind, optimizer, amp, amp_device, weights_dtype,
+                            loss_fn, wrapped)
+            except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
+                raise AuditError(_meta_failure(model, error)) from None
 
 
 def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, kind: str, optimizer: Any,
@@ -164,6 +167,16 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
         at_peak={c: at_peak[c] for c in CATEGORIES if c in at_peak},
         top_layers=tracker.top_layers_at(tracker.peak_clock), layers=dict(tracker.layers),
         flops=dict(tracker.flops), checkpointed=wrapped)
+
+
+def _meta_failure(model: nn.Module, error: Exception) -> str:
+    """One line saying why the step could not run on meta, with the way out for the common case."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    hint = ""
+    if "item()" in text or "data-dependent" in text.lower():
+        hint = ("; the model reads a tensor's value, which meta tensors do not have (transformers' mask "
+                "checks do: pass an attention_mask, or none with use_cache left on)")
+    return f"memory analysis: {type(model).__name__} cannot run its step on meta tensors: {text}{hint}"
 
 
 def _unpack(t: torch.Tensor) -> torch.Tensor:
