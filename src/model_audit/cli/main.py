@@ -15,7 +15,7 @@ from ..render.registry import FORMATS, render
 from ..config import ProjectConfig, load_config
 from ..errors import AuditError
 from .gates import add_budget_arguments, budget_from, enforce
-from .memory import add_memory_arguments, memory_kwargs, memory_text
+from .memory import add_memory_arguments, memory_columns, memory_kwargs, memory_text
 from ..rules.settings import RuleSettings
 
 EXAMPLES = """\
@@ -166,6 +166,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         erf_device = "cuda" if args.device in ("cuda", "auto") and __import__("torch").cuda.is_available() else "cpu"
         report.extra["effective_receptive_field"] = effective_receptive_field(
             loaded.model, inputs if inputs is not None else input_shape, seed=args.seed, device=erf_device, report=report)
+    if report.memory is not None and args.format == "table":
+        columns = {**(columns or {}), **memory_columns(report)}
     breaches = enforce(report, budget)  # recorded in the report, one stderr line per breach
     if args.format not in ("table", "json"):
         text = _render_other(report, args.format, args.depth)

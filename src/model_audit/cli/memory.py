@@ -54,3 +54,21 @@ def memory_text(report: Any) -> str:
     from ..analyses.memory.analysis import describe
 
     return "\n".join(describe(report.memory))
+
+
+def memory_columns(report: Any) -> dict[str, Any]:
+    """Table columns: bytes a row's layers save for backward, and the most bytes alive while they ran."""
+    from ..analyses.memory.gpus import format_bytes
+
+    def figures(row: Any, key: str) -> list[int]:
+        return [layer.attrs["memory"][key] for layer in row.layers if "memory" in layer.attrs]
+
+    def saved(row: Any) -> str:
+        values = figures(row, "saved_bytes")
+        return format_bytes(sum(values)) if values and sum(values) else ""
+
+    def live(row: Any) -> str:
+        values = figures(row, "live_bytes")
+        return format_bytes(max(values)) if values else ""
+
+    return {"saved": saved, "live": live}
