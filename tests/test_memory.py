@@ -199,7 +199,7 @@ def test_audit_json_summary_memory_and_layers(tmp_path):
 def test_assert_budget_peak_memory_fails_with_the_top_layers():
     report = model_audit.audit(SmallCNN(), input_shape=(4, 3, 32, 32), mode="train", memory="train")
     report.assert_budget(peak_memory=report.memory["peak_bytes"])
-    with pytest.raises(BudgetExceeded, match="peak memory .* exceeds the budget .* layers holding most at the peak"):
+    with pytest.raises(BudgetExceeded, match="peak memory .* exceeds the budget .* held most at the peak: "):
         report.assert_budget(peak_memory="100KiB")
     plain = model_audit.audit(SmallCNN(), input_shape=(4, 3, 32, 32))
     with pytest.raises(BudgetError, match="needs the memory analysis"):
@@ -231,3 +231,29 @@ def test_cli_memory_gpu_fit_budget_and_errors(tmp_path, capsys):
     assert main([target, "--max-peak-memory", "4 lightyears"]) == 2
     assert main([target, "--memory", "--shard", "zero9:8"]) == 2
     assert main([target, "--memory", "--checkpoint", "NoSuchBlock"]) == 2
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_model_budget_marker_peak_memory(pytester):
+    measure_step(nn.Linear(4, 2), (torch.empty(1, 4),), {})  # import torch's lazy modules outside pytester
+    pytester.makepyfile(test_budget='''
+        import pytest
+        import torch.nn as nn
+
+        def mlp():
+            return nn.Sequential(nn.Linear(100, 256), nn.ReLU(), nn.Linear(256, 10))
+
+        @pytest.mark.model_budget(peak_memory="1GiB")
+        def test_fits(model_audit):
+            report = model_audit(mlp(), input_shape=(8, 100))
+            assert report.memory["peak_bytes"] > 0
+
+        @pytest.mark.model_budget(peak_memory="10KiB")
+        def test_over(model_audit):
+            model_audit(mlp(), input_shape=(8, 100))
+    ''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*peak memory * exceeds the budget 10.00 KiB by *held most at the peak: *"])

@@ -243,6 +243,9 @@ def _check_peak_memory(report: Any, limit: int) -> list[Breach]:
     if memory["peak_bytes"] <= limit:
         return []
     top = [(t["name"], t["bytes"]) for t in memory.get("top_layers", [])]
+    if not top:  # the peak holds no saved activations (e.g. it is in the optimizer step): name what it holds
+        held = sorted((memory.get("at_peak") or {}).items(), key=lambda kv: -kv[1])[:3]
+        top = [(f"({category})", value) for category, value in held]
     return [Breach("peak_memory", memory["peak_bytes"], limit, top)]
 
 
@@ -250,7 +253,7 @@ def _memory_message(breach: Breach) -> str:
     from ..analyses.memory.gpus import format_bytes
 
     pct = f" (+{100.0 * breach.excess / breach.limit:.2f}%)" if breach.limit else ""
-    top = ", ".join(f"{name} ({format_bytes(value)} saved)" for name, value in breach.top)
+    top = ", ".join(f"{name} ({format_bytes(value)})" for name, value in breach.top)
     return (f"peak memory {format_bytes(breach.measured)} ({int(breach.measured):,} bytes) exceeds the budget "
             f"{format_bytes(breach.limit)} by {format_bytes(breach.excess)}{pct}"
-            + (f"; layers holding most at the peak: {top}" if top else ""))
+            + (f"; held most at the peak: {top}" if top else ""))
