@@ -133,7 +133,16 @@ class StorageTracker(TorchDispatchMode):
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self.track(leaf, "temporaries")
-        self.tick()
+        workspace = matmul_workspace(func, args)
+        if workspace:  # alive only while the op runs: counted at this tick, freed before the next
+            block = Block(workspace, self.clock, "temporaries", self.phase, self.scope[-1] if self.scope else None)
+            self.blocks.append(block)
+            self.live += workspace
+            self.tick()
+            block.free = self.clock + 1
+            self.live -= workspace
+        else:
+            self.tick()
         return out
 
     # -- results ----------------------------------------------------------------------------
@@ -151,6 +160,28 @@ class StorageTracker(TorchDispatchMode):
             if block.saved_by is not None and block.alive_at(clock):
                 held[block.saved_by] = held.get(block.saved_by, 0) + block.nbytes
         return sorted(held.items(), key=lambda kv: (-kv[1], kv[0]))[:count]
+
+
+_MATMULS = {"mm", "addmm", "bmm", "baddbmm"}  # -> ir/ops.py
+
+
+def _blas_ready(t: torch.Tensor) -> bool:
+    """Whether BLAS can read ``t``'s last two dims in place (row- or column-major, positive strides)."""
+    rows, cols = t.shape[-2], t.shape[-1]
+    s_row, s_col = t.stride()[-2], t.stride()[-1]
+    return (s_col == 1 and s_row >= max(1, cols)) or (s_row == 1 and s_col >= max(1, rows)) or t.numel() <= 1
+
+
+def matmul_workspace(func: Any, args: tuple) -> int:
+    """Bytes a matmul kernel copies its operands into: CPU and CUDA BLAS make an operand whose
+    strides they cannot read (an expanded gradient such as ``sum()``'s, stride 0) contiguous first."""
+    name = getattr(func, "__name__", "").split(".")[0]
+    if name not in _MATMULS:
+        return 0
+    operands = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 2]
+    if name in ("addmm", "baddbmm"):
+        operands = operands[1:]  # the added term is read elementwise
+    return sum(t.numel() * t.element_size() for t in operands if not _blas_ready(t))
 
 
 def tensors_in(obj: Any) -> list[torch.Tensor]:
