@@ -17,7 +17,7 @@ from model_audit.analyses.memory.kv_cache import kv_cache_bytes
 from model_audit.cli.main import main
 from model_audit.report.budget import BudgetError, BudgetExceeded
 
-from memory_models import UNet, build
+from memory_models import build
 from memory_oracle import OPTIMIZERS, measured_step
 
 

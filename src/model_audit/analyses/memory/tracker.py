@@ -12,7 +12,7 @@ the peak is computed afterwards by interval, whatever category a block is later 
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -188,4 +188,4 @@ def tensors_in(obj: Any) -> list[torch.Tensor]:
     return [leaf for leaf in tree_leaves(obj) if isinstance(leaf, torch.Tensor)]
 
 
-__all__ = ["Block", "LayerMemory", "StorageTracker", "tensors_in", "field"]
+__all__ = ["Block", "LayerMemory", "StorageTracker", "matmul_workspace", "tensors_in"]
