@@ -17,7 +17,7 @@ LEAVES = {"errors", "units", "progress", "config", "numbers", "escaping", "__ver
 ALLOWED = {
     "ir": set(),
     "target": {"ir"},
-    "analyses": {"ir", "trace", "plugins", "hookspec"},  # formulas are read by the trace counter; plugins add analyses
+    "analyses": {"ir", "trace", "target", "plugins", "hookspec"},  # the counter reads the formulas; memory runs a step
     "trace": {"ir", "target", "analyses"},
     "probes": {"ir", "trace", "target", "analyses"},
     "report": {"ir"},

@@ -59,6 +59,12 @@ class AuditOptions:
     # extras
     cross_check: str | None = None  # "fvcore"
     erf: bool = False  # effective receptive field (needs real weights)
+    # memory (analyses/memory): a training step or inference, measured on meta tensors
+    memory: str | None = None  # "train" | "inference"
+    optimizer: Any = "adamw"
+    amp: str | None = None  # "bf16" | "fp16" autocast
+    batch: int | None = None
+    memory_options: dict[str, Any] | None = None  # checkpoint, gpu_memory, shard, context, weights_dtype
     # presentation
     group: bool = True  # one finding per rule and repeated pattern, with its occurrences
 
@@ -125,6 +131,8 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
         _rules_without_trace(model, error, opts, settings)
         raise
     model = graph.model  # what was audited: unwrapped from DataParallel/compile, lazies materialized on a copy
+    if opts.memory is not None:
+        _memory(model, inputs, graph, opts)
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__
@@ -144,6 +152,17 @@ def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices
                         backward=opts.backward, mode=opts.mode)
     run_analyses(graph)
     return graph
+
+
+def _memory(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions) -> None:
+    """The step's bytes (JSON summary.memory) and each layer's saved/live bytes (layers[].memory)."""
+    from .analyses.memory.analysis import MemoryOptions, analyze, annotate_layers
+
+    memory_opts = MemoryOptions.build(opts.memory, optimizer=opts.optimizer, amp=opts.amp, batch=opts.batch,
+                                      **(opts.memory_options or {}))
+    with user_code(f"forward of {type(model).__name__} (memory)"):
+        graph.summaries["memory"], step = analyze(model, inputs, opts.input_shape, memory_opts, mode=opts.mode)
+    annotate_layers(graph.layers, step)
 
 
 def _probe(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions, devices: Devices,

@@ -72,8 +72,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "model_budget(params=None, macs=None, flops=None, uncounted_fraction=None, findings=None): "
-        "limits checked on every audit the model_audit fixture makes in this test; ints or '25M', '4.1G'")
+        "model_budget(params=None, macs=None, flops=None, uncounted_fraction=None, findings=None, peak_memory=None): "
+        "limits checked on every audit the model_audit fixture makes in this test; ints or '25M', '4.1G', peak_memory '4GiB'")
     state = _State(config=config, tolerance=_tolerance(config.getoption("model_audit_tolerance")),
                    update=bool(config.getoption("model_audit_update")))
     report = config.getoption("model_audit_report")
@@ -107,6 +107,8 @@ def model_audit(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
         if "config" not in options and "settings" not in options:
             options["config"] = state.project_config()
+        if budget is not None and budget.peak_memory is not None:  # a memory budget needs the memory analysis
+            options.setdefault("memory", "train")
         report = audit(model, inputs, input_shape=input_shape, **options)
         name = str(options.get("name") or report.model)
         seen[name] = seen.get(name, 0) + 1

@@ -166,7 +166,8 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
         loaded = load(spec.target, spec.inputs, trust_remote_code=spec.trust_remote_code)
         report = audit(loaded.model, loaded.inputs, input_shape=loaded.input_shape, device=spec.device,
-                       mode=spec.mode, name=spec.name, config=project, settings=settings, source_path=loaded.path)
+                       mode=spec.mode, name=spec.name, config=project, settings=settings, source_path=loaded.path,
+                       memory="train" if spec.budget.peak_memory is not None else None)
     except AuditError as error:
         result.error = str(error)
         return result

@@ -19,6 +19,8 @@ def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--max-params", metavar="N", help="parameter budget, e.g. 25M or 25557032")
     group.add_argument("--max-macs", metavar="N", help="MAC budget, e.g. 4.1G")
     group.add_argument("--max-flops", metavar="N", help="FLOP budget, e.g. 8.2G or 1.5e9")
+    group.add_argument("--max-peak-memory", metavar="BYTES",
+                       help="peak memory of the --memory step, e.g. 4GiB (implies --memory train)")
 
 
 def budget_from(args: argparse.Namespace, project: ProjectConfig | None) -> Budget:
@@ -29,6 +31,8 @@ def budget_from(args: argparse.Namespace, project: ProjectConfig | None) -> Budg
         value = getattr(args, f"max_{metric}")
         if value is not None:
             cli = cli.override(Budget.parse(where=f"--max-{metric}", **{metric: value}))
+    if getattr(args, "max_peak_memory", None) is not None:
+        cli = cli.override(Budget.parse(where="--max-peak-memory", peak_memory=args.max_peak_memory))
     return base.override(cli)
 
 

@@ -13,6 +13,7 @@ from ..errors import AuditError
 from ..render.registry import FORMATS, render
 from .errors import INTERNAL_ERROR, internal_error_line
 from .streams import report_stream, user_output_to_stderr
+from .memory import add_memory_arguments, memory_kwargs
 from ..rules.settings import RuleSettings
 from ..target import load
 from .commands import SUBCOMMANDS
@@ -31,6 +32,7 @@ examples:
   model-audit model.py --max-params 25M --max-flops 8G          # CI gate: exit 1 over budget
   model-audit model.py --format sarif -o audit.sarif            # also markdown, html, github
   model-audit model.py --format svg -o model.svg      # the layer graph, repeated blocks as "x N"; also dot, mermaid
+  model-audit model.py --memory --optimizer adamw --gpu-memory A100-80GB   # will a training step fit?
 
 exit codes: 0 ok, 1 budget or finding breach, 2 bad input or a model that cannot run,
 3 an internal error of model-audit (--debug shows the traceback).
@@ -102,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     probes.add_argument("--seed", type=_seed, default=0, help="seed of the probe's synthetic batches (default 0)")
     probes.add_argument("--autocast", choices=["bf16", "fp16"], default=None,
                         help="run the probe's forward passes under torch.autocast with this dtype")
+    add_memory_arguments(parser)
     add_budget_arguments(parser)
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line (for bug reports)")
@@ -173,7 +176,7 @@ def _audit_command(args: argparse.Namespace) -> int:
                            rules=not args.no_rules, settings=settings, train_script=args.train_script,
                            probe=args.probe, loss_fn=args.loss, seed=args.seed,
                            probe_options={"batches": args.probe_batches, "autocast": args.autocast},
-                           cross_check=args.cross_check, erf=args.erf)
+                           cross_check=args.cross_check, erf=args.erf, **memory_kwargs(args, budget))
     report = audit(loaded.model, inputs, options=options)
     report, breaches = enforce(report, budget)  # the budget section, and one stderr line per breach
     rules = None

@@ -236,6 +236,35 @@ FUNCTIONAL_SPELLINGS: dict[str, set[str]] = {"bernoulli": {"dropout", "dropout1d
                "max_pool2d_with_indices": {"max_pool2d"}, "native_batch_norm": {"batch_norm"},
                "_native_batch_norm_legit_no_training": {"batch_norm"}, "native_layer_norm": {"layer_norm"}}
 
+# Ops autocast runs in the lower precision (bf16/fp16), by function name (the memory analysis emulates
+# autocast on meta tensors, which autocast itself never sees).
+AUTOCAST_LOWER_PRECISION = frozenset({
+    "linear", "matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "addbmm", "baddbmm", "addmv", "addr",
+    "mv", "einsum", "chain_matmul", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d",
+    "conv_transpose3d", "conv_tbc", "prelu", "scaled_dot_product_attention", "lstm_cell", "gru_cell",
+    "rnn_tanh_cell", "rnn_relu_cell", "linalg_vecdot",
+})
+LOSSES = frozenset({
+    "mse_loss", "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
+    "l1_loss", "smooth_l1_loss", "huber_loss", "margin_ranking_loss", "soft_margin_loss", "triplet_margin_loss",
+    "multi_margin_loss", "multilabel_margin_loss", "hinge_embedding_loss", "poisson_nll_loss",
+    "cosine_embedding_loss", "ctc_loss", "cdist",
+})
+# Ops autocast runs in float32, per device type.
+AUTOCAST_FP32: dict[str, frozenset] = {
+    "cpu": LOSSES | frozenset({"prod", "quantile", "nanquantile", "stft", "trace", "max_pool3d", "adaptive_avg_pool3d",
+                      "avg_pool3d", "grid_sampler"}),
+    "cuda": LOSSES | frozenset({"softmax", "log_softmax", "layer_norm", "group_norm", "norm", "sum", "prod", "cumsum",
+                       "cumprod", "exp", "expm1", "log", "log10", "log2", "log1p", "reciprocal", "rsqrt", "pow",
+                       "softplus", "cosine_similarity", "dist", "pdist", "renorm", "logsumexp", "acos", "asin",
+                       "cosh", "sinh", "tan", "erfinv", "interpolate", "upsample_nearest2d", "upsample_bilinear2d",
+                       "frobenius_norm", "nuclear_norm"}),
+}
+
+# BLAS matmuls that copy an operand they cannot read in place (a stride-0 expanded gradient).
+BLAS_MATMULS = _names("mm addmm bmm baddbmm")
+
+
 # ------------------------------------------------------------------------------ kinds
 
 # Function/op name -> layer kind, for functional layers (modules get theirs from their class).

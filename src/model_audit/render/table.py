@@ -10,6 +10,7 @@ from ..units import format_count
 from .cells import findings_by_layer, findings_cell, params_cell
 from ..escaping import plain
 from .findings import render_findings
+from .memory import memory_columns, memory_text
 from .receptive_field import erf_line, row_field, summary_line
 from .rollup import rows
 
@@ -40,6 +41,7 @@ def render_table(report: AuditReport, depth: int | None = None, columns: dict | 
         from .crosscheck import crosscheck_columns
 
         columns = {**columns, **crosscheck_columns(check)}
+    columns = {**columns, **memory_columns(report)}
     if report.probe is not None:
         from .probe_table import probe_columns
 
@@ -119,6 +121,9 @@ def extras_text(report: AuditReport) -> str:
     erf = erf_line(report.extra.get("effective_receptive_field"))
     if erf:
         text += "\n" + erf
+    memory = memory_text(report)
+    if memory:
+        text += "\n\n" + memory
     return text
 
 

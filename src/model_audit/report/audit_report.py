@@ -46,6 +46,11 @@ class AuditReport:
     module_types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
+    def memory(self) -> dict | None:
+        """The memory analysis (``audit(memory=...)``; JSON summary.memory), or None."""
+        return self.analyses.get("memory")
+
+    @property
     def receptive_field(self) -> dict | None:
         """The final field against the input (analyses/receptive_field.final_field)."""
         return self.analyses.get("receptive_field")
@@ -59,13 +64,13 @@ class AuditReport:
         return sum(self.uncounted_ops.values())
 
     def assert_budget(self, params: Any = None, macs: Any = None, flops: Any = None,
-                      uncounted_fraction: Any = None, findings: Any = None) -> None:
+                      uncounted_fraction: Any = None, findings: Any = None, peak_memory: Any = None) -> None:
         """Raise ``BudgetExceeded`` (an AssertionError) naming every breached limit; ints or "25M"/"4.1G"."""
         __tracebackhide__ = True  # pytest: the failure points at the test's line, not here
         from .budget import Budget, BudgetExceeded, check_budget
 
         budget = Budget.parse(where="assert_budget", params=params, macs=macs, flops=flops,
-                              uncounted_fraction=uncounted_fraction, findings=findings)
+                              uncounted_fraction=uncounted_fraction, findings=findings, peak_memory=peak_memory)
         breaches = check_budget(self, budget)
         if breaches:
             raise BudgetExceeded(breaches)

@@ -17,7 +17,7 @@ from ..units import format_count, parse_count
 
 COUNT_METRICS = tuple(METRICS)
 LABELS = {**{key: metric.label for key, metric in METRICS.items()}, "uncounted_fraction": "uncounted fraction",
-          "findings": "findings"}
+          "findings": "findings", "peak_memory": "peak memory"}
 
 
 class BudgetError(AuditError):
@@ -46,6 +46,7 @@ class Budget:
     flops: int | None = None
     uncounted_fraction: float | None = None
     findings: Severity | int | None = None
+    peak_memory: int | None = None  # bytes at the peak of the memory analysis' step ("4GiB")
 
     @classmethod
     def parse(cls, *, where: str = "budget", **values: Any) -> "Budget":
@@ -65,6 +66,8 @@ class Budget:
             parsed["uncounted_fraction"] = _fraction(values["uncounted_fraction"], where)
         if values.get("findings") is not None:
             parsed["findings"] = _findings_limit(values["findings"], where)
+        if values.get("peak_memory") is not None:
+            parsed["peak_memory"] = _bytes_limit(values["peak_memory"], where)
         return cls(**parsed)
 
     @classmethod
@@ -118,6 +121,8 @@ class Breach:
                     f"by {_figure(self.excess)}{pct}")
             top = ", ".join(f"{name} ({format_count(value)}, {_share(value, self.measured)})" for name, value in self.top)
             return text + (f"; top layers: {top}" if top else "")
+        if self.metric == "peak_memory":
+            return _memory_message(self)
         if self.metric == "uncounted_fraction":
             top = ", ".join(f"{name} ({int(n)} calls)" for name, n in self.top)
             return (f"{label} {self.measured:.3f} exceeds the budget {self.limit:.3f} by {self.excess:.3f}"
@@ -162,6 +167,8 @@ def check_budget(report: Any, budget: Budget) -> list[Breach]:
                 breaches.append(Breach("findings", len(over), str(budget.findings), _finding_rows(over)))
         elif len(findings) > budget.findings:
             breaches.append(Breach("findings", len(findings), budget.findings, _finding_rows(findings)))
+    if budget.peak_memory is not None:
+        breaches.extend(_check_peak_memory(report, budget.peak_memory))
     return breaches
 
 
@@ -217,3 +224,37 @@ def _findings_limit(value: Any, where: str) -> Severity | int:
         return Severity.parse(text)
     except ValueError:
         raise BudgetError(f"{where} findings: {value!r} is neither a count nor a severity (info, warning, error)") from None
+
+
+def _bytes_limit(value: Any, where: str) -> int:
+    from ..units import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except ValueError as error:
+        raise BudgetError(f"{where} peak memory: {error}") from None
+
+
+def _check_peak_memory(report: Any, limit: int) -> list[Breach]:
+    """The memory analysis' peak against ``limit``; never a silent pass when the analysis did not run."""
+    memory = getattr(report, "memory", None)
+    if memory is None:
+        raise BudgetError("a peak-memory budget needs the memory analysis: audit(..., memory='train') "
+                          "or --memory train")
+    if memory["peak_bytes"] <= limit:
+        return []
+    top = [(t["name"], t["bytes"]) for t in memory.get("top_layers", [])]
+    if not top:  # the peak holds no saved activations (e.g. it is in the optimizer step): name what it holds
+        held = sorted((memory.get("at_peak") or {}).items(), key=lambda kv: -kv[1])[:3]
+        top = [(f"({category})", value) for category, value in held]
+    return [Breach("peak_memory", memory["peak_bytes"], limit, top)]
+
+
+def _memory_message(breach: Breach) -> str:
+    from ..units import format_bytes
+
+    pct = f" (+{100.0 * breach.excess / breach.limit:.2f}%)" if breach.limit else ""
+    top = ", ".join(f"{name} ({format_bytes(value)})" for name, value in breach.top)
+    return (f"peak memory {format_bytes(breach.measured)} ({int(breach.measured):,} bytes) exceeds the budget "
+            f"{format_bytes(breach.limit)} by {format_bytes(breach.excess)}{pct}"
+            + (f"; held most at the peak: {top}" if top else ""))
