@@ -26,7 +26,7 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
           source_path: str | Path | None = None, train_script: str | Path | None = None,
           train_step: Callable | None = None, registry: Any = None,
           probe: bool = False, loss_fn: Callable | None = None, targets: Any = None, seed: int = 0,
-          probe_options: dict[str, Any] | None = None) -> AuditReport:
+          probe_options: dict[str, Any] | None = None, symbolic: str | None = None) -> AuditReport:
     """Audit ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
     Counting runs on ``device`` (default ``"meta"``: no weights materialized; falls back to cpu
@@ -35,10 +35,18 @@ def audit(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, devi
     :func:`model_audit.config.load_config`) which overrides the defaults. ``probe=True`` also runs
     real forward/backward passes on ``device`` (default ``"auto"``: CUDA when available, else CPU).
     The model's mode, parameters, buffers, hooks and gradients are restored afterwards.
+    ``symbolic="B,L"`` (with ``input_shape="B,L:int64"``) also gives params/MACs/FLOPs as exact
+    formulas in the named dimensions (``report.symbolic``; see docs/symbolic.md).
     """
     count_device = device or "meta"
+    if symbolic is not None:
+        from .analyses import symbolic as symbolic_costs
+
+        dims, templates, input_shape = symbolic_costs.prepare(symbolic, input_shape, inputs)
     report = engine.audit(model, inputs, input_shape=input_shape, device=count_device, tracer=tracer,
                           backward=backward, mode=mode, name=name)
+    if symbolic is not None:
+        symbolic_costs.attach(report, model, dims, templates)
     if settings is None:
         settings = RuleSettings.resolve(config, select=select, ignore=ignore, severity=severity, options=options)
     findings: list[Finding] = []

@@ -34,6 +34,7 @@ class AuditReport:
     extra: dict[str, Any] = field(default_factory=dict)  # JSON sections added by later analyses
     probe: Any = None  # ProbeReport when probes ran (serialized as the "probe" section)
     receptive_field: dict | None = None  # the final field against the input (auditor/receptive_field.final_field)
+    symbolic: Any = None  # SymbolicCosts when audit(symbolic=...) ran (serialized as summary.symbolic)
     module: Any = field(default=None, repr=False, compare=False)  # the audited nn.Module (not serialized)
     graph: Any = field(default=None, repr=False, compare=False)  # the LayerGraph rules read (not serialized)
 
@@ -77,6 +78,8 @@ class AuditReport:
         }
         if self.receptive_field is not None:
             summary["receptive_field"] = self.receptive_field
+        if self.symbolic is not None:
+            summary["symbolic"] = self.symbolic.to_dict()
         if self.backward_flops is not None:
             summary["backward_macs"] = self.backward_macs
             summary["backward_flops"] = self.backward_flops
