@@ -33,7 +33,7 @@ from ..report.budget import Breach, Budget
 from ..units import format_count
 
 _TARGET_KEYS = {"target", "name", "inputs", "select", "ignore", "max-params", "max-macs", "max-flops",
-                "max-uncounted-fraction", "max-findings", "device", "mode"}
+                "max-uncounted-fraction", "max-findings", "device", "mode", "symbolic", "over"}
 
 
 @dataclass
@@ -46,6 +46,8 @@ class TargetSpec:
     ignore: list[str] | None = None
     device: str | None = None
     mode: str = "eval"
+    symbolic: str | None = None  # dimension names in inputs, e.g. "B=1,L=128" (docs/symbolic.md)
+    over: str | None = None  # budgets over a range of sizes, e.g. "L <= 4096"
 
 
 @dataclass
@@ -55,6 +57,7 @@ class TargetResult:
     breaches: list[Breach] = field(default_factory=list)
     findings_fail: bool = False
     error: str | None = None
+    ranges: list[Any] = field(default_factory=list)  # RangeAnswer per budget checked over spec.over
 
     @property
     def status(self) -> str:
@@ -71,6 +74,8 @@ class TargetResult:
             data.update(params=self.report.params, macs=self.report.macs, flops=self.report.flops,
                         breaches=[b.to_dict() for b in self.breaches], findings_fail=self.findings_fail,
                         findings=[f.to_dict() for f in self.report.findings])
+            if self.ranges:
+                data["ranges"] = [a.to_dict() for a in self.ranges]
         return data
 
 
@@ -132,7 +137,8 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             target=_resolve(target, project.root), name=str(entry.get("name") or target), inputs=inputs,
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
-            device=entry.get("device"), mode=str(entry.get("mode", "eval"))))
+            device=entry.get("device"), mode=str(entry.get("mode", "eval")),
+            symbolic=entry.get("symbolic"), over=entry.get("over")))
     return specs
 
 
@@ -149,12 +155,19 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
     sys.path.insert(0, root)  # `package.module:name` targets import from the project root
     try:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
-        shapes = [parse_input_spec(text) for text in spec.inputs] if spec.inputs else None
+        shapes = [parse_input_spec(text) for text in spec.inputs] if spec.inputs and not spec.symbolic else None
         loaded = load_target(spec.target)
         inputs = None if shapes else loaded.inputs
         input_shape = shapes if shapes else (None if inputs is not None else loaded.input_shape)
+        if spec.symbolic:
+            inputs, input_shape = None, spec.inputs
         report = audit(loaded.model, inputs, input_shape=input_shape, device=spec.device, mode=spec.mode,
-                       name=spec.name, config=project, settings=settings, source_path=loaded.path)
+                       name=spec.name, config=project, settings=settings, source_path=loaded.path,
+                       symbolic=spec.symbolic)
+        if spec.over:
+            from ..analyses.symbolic.ranges import enforce_range
+
+            range_breaches, result.ranges = enforce_range(report, spec.budget, spec.over)
     except AuditError as error:
         result.error = str(error)
         return result
@@ -162,7 +175,7 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
         if root in sys.path:
             sys.path.remove(root)
     result.report = report
-    result.breaches = check_budget(report, spec.budget)
+    result.breaches = check_budget(report, spec.budget) + (range_breaches if spec.over else [])
     report.extra["budget"] = budget_section(spec.budget, result.breaches)
     result.findings_fail = settings.fails(report.findings)
     return result
@@ -181,6 +194,7 @@ def render_text(results: list[TargetResult]) -> str:
         count = len(report.findings)
         lines.append(f"{r.status.upper():<5} {r.spec.name}: {figures}, {count} finding{'s' if count != 1 else ''}")
         lines += [f"      {b.message()}" for b in r.breaches]
+        lines += [f"      {a.line()}" for a in r.ranges]
         if r.findings_fail:
             lines += [f"      {f.severity} {f.rule}" + (f" at {f.layer}" if f.layer else "") + f": {f.message}"
                       for f in report.findings]
