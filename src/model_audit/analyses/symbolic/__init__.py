@@ -36,7 +36,8 @@ def prepare(symbolic: str | list[Dim], input_shape: Any, inputs: Any = None) -> 
 def attach(report: Any, model: nn.Module, dims: list[Dim], templates: list[Template]) -> SymbolicCosts:
     """Fit the formulas around the concrete report (the base point) and attach them to it."""
     evaluator = Evaluator(model, report.tracer, report.device, report.mode == "train")
-    base_costs = {layer.name: (layer.macs, layer.flops) for layer in report.layers}
+    # Rows the params analysis adds for weights no executed layer reads have no costs to fit.
+    base_costs = {layer.name: (layer.macs, layer.flops) for layer in report.layers if layer.executed}
     params = {layer.name: layer.params for layer in report.layers}
     kinds = {layer.name: f"{layer.kind} ({layer.type})" for layer in report.layers}
     result = fit_costs(dims, base_costs, params, kinds, lambda values: evaluator([t.at(values) for t in templates]))

@@ -170,10 +170,10 @@ def fit_costs(dims: Sequence[Dim], base_costs: Costs, params: dict[str, int], ki
     if len(verified) < 2:
         raise SymbolicError(f"could not verify the formula on two more shapes (the model rejected them); "
                             f"give base sizes with room, e.g. --symbolic {','.join(f'{n}={base[n]}' for n in names)}")
-    layers = {}
+    zero = Poly.constant(names, 0)
+    layers = {name: (Poly.constant(names, value), zero, zero) for name, value in params.items()}
     for i, name in enumerate(order):
         layers[name] = (Poly.constant(names, params.get(name, 0)), polys[2 * i], polys[2 * i + 1])
-    zero = Poly.constant(names, 0)
     macs = sum((p[1] for p in layers.values()), zero)
     flops = sum((p[2] for p in layers.values()), zero)
     return SymbolicCosts(list(dims), base, "fit", Poly.constant(names, sum(params.values())), macs, flops, layers,
