@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -160,7 +159,7 @@ def test_fit_grid_recovers_any_polynomial_exactly(coeffs):
 def test_range_answer_equals_brute_force():
     _, report, _, _ = symbolic_case("gpt2")
     costs = report.symbolic
-    name, upper = parse_over("L <= 4096", costs)
+    name, upper = parse_over("L <= 4096", costs.dims)
     result = answer(costs, "flops", 10**9, name, upper)
     brute = max(L for L in range(1, upper + 1) if all(costs.evaluate({"B": 1, "L": x})["flops"] <= 10**9
                                                       for x in range(1, L + 1)))
@@ -180,9 +179,20 @@ def test_spelling():
             parse_dims(bad)
 
 
-def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "model_audit.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"})
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``model-audit ARGS`` in-process; returns (exit code, stdout, stderr)."""
+    from model_audit.cli.main import main
+
+    def run(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -193,48 +203,48 @@ def _cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     (["--input", "1,3,32,32", "--over", "H <= 9"], "--over needs --symbolic"),
     (["--input", "B,3,H,W", "--symbolic", "B,H=W"], "piecewise"),
 ])
-def test_cli_bad_spelling_is_one_line_and_exit_2(tmp_path, argv, message):
+def test_cli_bad_spelling_is_one_line_and_exit_2(tmp_path, cli, argv, message):
     model = tmp_path / "net.py"
     model.write_text("import torch.nn as nn\nmodel = nn.Sequential(nn.Conv2d(3, 4, 3, stride=2), nn.ReLU())\n")
-    result = _cli(str(model), "--no-rules", *argv)
-    assert result.returncode == 2, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.startswith("model-audit")]
-    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    code, _, err = cli(str(model), "--no-rules", *argv)
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("model-audit: error:")
 
 
-def test_cli_json_table_and_range(tmp_path):
+def test_cli_json_table_and_range(tmp_path, cli):
     model = tmp_path / "net.py"
     model.write_text("import torch.nn as nn\nmodel = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU())\n")
-    out = _cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16", "-f", "json")
-    assert out.returncode == 0, out.stderr
-    data = json.loads(out.stdout)
+    code, out, err = cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16", "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
     B, H = sympy.symbols("B H")
     # closed form: conv MACs = B·H·W·3·3·3·8, FLOPs = 2·MACs + bias B·8·H·W, ReLU B·8·H·W
     assert sympy.sympify(data["summary"]["symbolic"]["macs"]) == 216 * B * H**2
     assert sympy.sympify(data["summary"]["symbolic"]["flops"]) == 2 * 216 * B * H**2 + 16 * B * H**2
     assert data["layers"][0]["symbolic"]["params"] == "224"
-    table = _cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16")
-    assert "FLOPs  = 448·B·H^2" in table.stdout
+    _, table, _ = cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16")
+    assert "FLOPs  = 448·B·H^2" in table
     # 448·H^2 <= 1e6 for H <= 47 (448·47² = 989,632; 448·48² = 1,032,192)
-    gate = _cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16", "--over", "H <= 512",
-                "--max-flops", "1M")
-    assert gate.returncode == 1
-    assert "largest passing H is 47" in gate.stderr
+    code, _, err = cli(str(model), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16", "--over",
+                       "H <= 512", "--max-flops", "1M")
+    assert code == 1
+    assert "largest passing H is 47" in err
 
 
-def test_check_and_diff_use_the_formulas(tmp_path):
+def test_check_and_diff_use_the_formulas(tmp_path, cli):
     for name, width in (("a", 8), ("b", 16)):
         (tmp_path / f"{name}.py").write_text(
             f"import torch.nn as nn\nmodel = nn.Sequential(nn.Conv2d(3, {width}, 3, padding=1), nn.ReLU())\n")
     (tmp_path / "pyproject.toml").write_text(
         '[[tool.model-audit.targets]]\ntarget = "b.py"\ninputs = ["B,3,H,W"]\nsymbolic = "B=1,H=W=16"\n'
         'over = "H <= 256"\nmax-flops = "1M"\n')
-    check = _cli("check", cwd=tmp_path)
-    assert check.returncode == 1, check.stdout + check.stderr
-    assert "largest passing H is 33" in check.stdout  # 880·33² = 958,320 <= 1e6 < 880·34² = 1,017,280
+    code, out, err = cli("check", cwd=tmp_path)
+    assert code == 1, out + err
+    assert "largest passing H is 33" in out  # 880·33² = 958,320 <= 1e6 < 880·34² = 1,017,280
     for name in ("a", "b"):
-        assert _cli(str(tmp_path / f"{name}.py"), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16",
-                    "-f", "json", "-o", str(tmp_path / f"{name}.json")).returncode == 0
-    diff = _cli("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-f", "json")
-    formulas = json.loads(diff.stdout)["symbolic"]
+        assert cli(str(tmp_path / f"{name}.py"), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16",
+                   "-f", "json", "-o", str(tmp_path / f"{name}.json"))[0] == 0
+    _, out, _ = cli("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-f", "json")
+    formulas = json.loads(out)["symbolic"]
     assert sympy.sympify(formulas["flops"]["delta"]) == (880 - 448) * sympy.Symbol("B") * sympy.Symbol("H")**2

@@ -146,6 +146,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         raise AuditError("--depth must be a positive integer")
     if args.over and not args.symbolic:
         raise AuditError("--over needs --symbolic: the range is over a named input dimension")
+    if args.over:
+        from ..analyses.symbolic.ranges import check_spelling
+
+        check_spelling(args.symbolic, args.over)  # before the (slow) audit
     specs = [parse_input_spec(text) for text in args.input] if args.input and not args.symbolic else None
     project = load_config(path=args.config)
     budget = budget_from(args, project)  # before the audit: a bad unit fails at once (exit 2)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 from ...errors import AuditError
 from ...report.budget import Breach, Budget, LABELS
 from ...units import format_count
 from .fit import SymbolicCosts
+from .spec import Dim, parse_dims
 
 _RANGE = re.compile(r"^\s*([A-Za-z_][A-Za-z_0-9]*)\s*<=\s*(\d+)\s*$")
 MAX_SCAN = 1_000_000
@@ -49,16 +50,16 @@ class RangeAnswer:
                 "message": self.line()}
 
 
-def parse_over(text: str, costs: SymbolicCosts) -> tuple[str, int]:
-    """'L <= 4096' -> ('L', 4096); the name must be one of the formula's dimensions (or an alias)."""
+def parse_over(text: str, dims: Sequence[Dim]) -> tuple[str, int]:
+    """'L <= 4096' -> ('L', 4096); the name must be one of the symbolic dimensions (or an alias)."""
     match = _RANGE.match(str(text))
     if not match:
         raise AuditError(f"cannot parse the range {text!r}: expected NAME <= N, e.g. \"L <= 4096\"")
     name, upper = match.group(1), int(match.group(2))
-    alias = {a: d.name for d in costs.dims for a in d.names}
+    alias = {a: d.name for d in dims for a in d.names}
     if name not in alias:
         raise AuditError(f"the range {text!r} names {name!r}, which is not a symbolic dimension "
-                         f"({', '.join(costs.names)})")
+                         f"({', '.join(d.name for d in dims)})")
     return alias[name], upper
 
 
@@ -83,7 +84,7 @@ def answer(costs: SymbolicCosts, metric: str, limit: int, name: str, upper: int)
 
 def range_breaches(costs: SymbolicCosts, budget: Budget, over: str) -> tuple[list[Breach], list[RangeAnswer]]:
     """The count budgets (params, MACs, FLOPs) checked over the whole range."""
-    name, upper = parse_over(over, costs)
+    name, upper = parse_over(over, costs.dims)
     answers, breaches = [], []
     for metric in ("params", "macs", "flops"):
         limit = getattr(budget, metric)
@@ -103,3 +104,8 @@ def enforce_range(report: Any, budget: Budget, over: str) -> tuple[list[Breach],
     breaches, answers = range_breaches(report.symbolic, budget, over)
     report.extra["budget_range"] = [a.to_dict() for a in answers]
     return breaches, answers
+
+
+def check_spelling(symbolic: str, over: str) -> None:
+    """Fail before the audit when ``over`` cannot apply to ``symbolic`` (exit 2 at once)."""
+    parse_over(over, parse_dims(symbolic))
