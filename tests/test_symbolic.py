@@ -241,10 +241,11 @@ def test_check_and_diff_use_the_formulas(tmp_path, cli):
         'over = "H <= 256"\nmax-flops = "1M"\n')
     code, out, err = cli("check", cwd=tmp_path)
     assert code == 1, out + err
-    assert "largest passing H is 33" in out  # 880·33² = 958,320 <= 1e6 < 880·34² = 1,017,280
+    assert "largest passing H is 33" in out  # 896·33² = 975,744 <= 1e6 < 896·34² = 1,035,776
     for name in ("a", "b"):
         assert cli(str(tmp_path / f"{name}.py"), "--no-rules", "--input", "B,3,H,W", "--symbolic", "B=1,H=W=16",
                    "-f", "json", "-o", str(tmp_path / f"{name}.json"))[0] == 0
     _, out, _ = cli("diff", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-f", "json")
     formulas = json.loads(out)["symbolic"]
-    assert sympy.sympify(formulas["flops"]["delta"]) == (880 - 448) * sympy.Symbol("B") * sympy.Symbol("H")**2
+    # b: conv 3->16 MACs 432·B·H², FLOPs 2·432 + 16 bias + 16 ReLU = 896·B·H²; a (3->8): 448·B·H²
+    assert sympy.sympify(formulas["flops"]["delta"]) == (896 - 448) * sympy.Symbol("B") * sympy.Symbol("H")**2
