@@ -249,3 +249,15 @@ def test_check_and_diff_use_the_formulas(tmp_path, cli):
     formulas = json.loads(out)["symbolic"]
     # b: conv 3->16 MACs 432·B·H², FLOPs 2·432 + 16 bias + 16 ReLU = 896·B·H²; a (3->8): 448·B·H²
     assert sympy.sympify(formulas["flops"]["delta"]) == (896 - 448) * sympy.Symbol("B") * sympy.Symbol("H")**2
+
+
+def test_symbolic_audit_leaves_the_model_unchanged():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.ReLU()).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    report = audit(model, input_shape="B,3,H,W", symbolic="B=1,H=W=12", rules=False)
+    B, H = sympy.symbols("B H")  # 3x3 valid conv, 3->4 channels: 108 MACs per output position
+    assert sympy.expand(sympy.sympify(str(report.symbolic.macs)) - 108 * B * (H - 2) ** 2) == 0
+    assert model.training and all(m.training for m in model)
+    assert all(torch.equal(before[k], v) and v.device.type == "cpu" for k, v in model.state_dict().items())
+    assert not hasattr(model, "trace_constants")

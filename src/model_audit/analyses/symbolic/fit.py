@@ -55,7 +55,7 @@ class SymbolicCosts:
             if d.step > 1:
                 parts.append(f"{d.name} ≡ {self.base[d.name] % d.step} (mod {d.step})")
             parts.extend(f"{a} = {d.name}" for a in d.aliases)
-        return ", ".join(parts) or "all sizes the model accepts"
+        return ", ".join(parts) or "sizes on the fitted code path"
 
     def evaluate(self, values: dict[str, int]) -> dict[str, int]:
         """params, macs, flops at ``values`` (exact integers)."""
