@@ -65,6 +65,8 @@ class AuditOptions:
     amp: str | None = None  # "bf16" | "fp16" autocast
     batch: int | None = None
     memory_options: dict[str, Any] | None = None  # checkpoint, gpu_memory, shard, context, weights_dtype
+    # formulas (analyses/symbolic): costs as exact polynomials in named input dimensions
+    symbolic: str | None = None  # "B,L" with input_shape "B,L:int64" (docs/symbolic.md)
     # presentation
     group: bool = True  # one finding per rule and repeated pattern, with its occurrences
 
@@ -123,6 +125,12 @@ def audit(model: nn.Module, inputs: Any = None, *, options: AuditOptions | Mappi
 
 def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
     devices = resolve_devices(opts.device)
+    symbolic = None
+    if opts.symbolic is not None:  # named dimensions: audit at the base point, then fit the formulas around it
+        from .analyses import symbolic as symbolic_costs
+
+        dims, templates, base_shape = symbolic_costs.prepare(opts.symbolic, opts.input_shape, inputs)
+        symbolic, opts = (dims, templates), replace(opts, input_shape=base_shape)
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
                                                      severity=opts.severity, options=opts.rule_options)
     try:
@@ -133,6 +141,8 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
     model = graph.model  # what was audited: unwrapped from DataParallel/compile, lazies materialized on a copy
     if opts.memory is not None:
         _memory(model, inputs, graph, opts)
+    if symbolic is not None:
+        symbolic_costs.attach(graph, model, *symbolic, mode=opts.mode)
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__

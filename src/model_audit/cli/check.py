@@ -37,7 +37,7 @@ from ..report.metrics import METRICS
 from ..units import format_count
 
 _TARGET_KEYS = {"target", "name", "inputs", "select", "ignore", "max-params", "max-macs", "max-flops",
-                "max-uncounted-fraction", "max-findings", "device", "mode", "trust-remote-code"}
+                "max-uncounted-fraction", "max-findings", "device", "mode", "trust-remote-code", "symbolic", "over"}
 
 
 @dataclass
@@ -56,6 +56,8 @@ class TargetSpec:
     @property
     def outside_note(self) -> str | None:
         return None if self.outside is None else f"runs {self.outside}, outside the project tree"
+    symbolic: str | None = None  # dimension names in inputs, e.g. "B=1,L=128" (docs/symbolic.md)
+    over: str | None = None  # budgets over a range of sizes, e.g. "L <= 4096"
 
 
 @dataclass
@@ -65,6 +67,7 @@ class TargetResult:
     breaches: list[Breach] = field(default_factory=list)
     findings_fail: bool = False
     error: str | None = None
+    ranges: list[Any] = field(default_factory=list)  # RangeAnswer per budget checked over spec.over
 
     @property
     def status(self) -> str:
@@ -83,6 +86,8 @@ class TargetResult:
             data.update(params=self.report.params, macs=self.report.macs, flops=self.report.flops,
                         breaches=[b.to_dict() for b in self.breaches], findings_fail=self.findings_fail,
                         findings=[f.to_dict() for f in self.report.findings])
+            if self.ranges:
+                data["ranges"] = [a.to_dict() for a in self.ranges]
         return data
 
 
@@ -148,7 +153,8 @@ def parse_targets(project: ProjectConfig) -> list[TargetSpec]:
             budget=defaults.override(Budget.from_table(entry, lambda key, where=where: f"{where}.{key}")),
             select=_ids(entry.get("select"), where), ignore=_ids(entry.get("ignore"), where),
             device=entry.get("device"), mode=str(entry.get("mode", "eval")),
-            trust_remote_code=entry.get("trust-remote-code") is True))
+            trust_remote_code=entry.get("trust-remote-code") is True,
+            symbolic=entry.get("symbolic"), over=entry.get("over")))
     return specs
 
 
@@ -164,17 +170,25 @@ def check_target(spec: TargetSpec, project: ProjectConfig) -> TargetResult:
     sys.path.insert(0, root)  # `package.module:name` targets import from the project root
     try:
         settings = RuleSettings.resolve(project, select=spec.select, ignore=spec.ignore)
-        loaded = load(spec.target, spec.inputs, trust_remote_code=spec.trust_remote_code)
-        report = audit(loaded.model, loaded.inputs, input_shape=loaded.input_shape, device=spec.device,
+        loaded = load(spec.target, None if spec.symbolic else spec.inputs, trust_remote_code=spec.trust_remote_code)
+        inputs, input_shape = loaded.inputs, loaded.input_shape
+        if spec.symbolic:  # dimension names in inputs: the symbolic audit parses them
+            inputs, input_shape = None, spec.inputs
+        report = audit(loaded.model, inputs, input_shape=input_shape, device=spec.device,
                        mode=spec.mode, name=spec.name, config=project, settings=settings, source_path=loaded.path,
-                       memory="train" if spec.budget.peak_memory is not None else None)
+                       memory="train" if spec.budget.peak_memory is not None else None, symbolic=spec.symbolic)
+        range_breaches: list = []
+        if spec.over:
+            from .ranges import enforce_range
+
+            range_breaches, result.ranges = enforce_range(report, spec.budget, spec.over)
     except AuditError as error:
         result.error = str(error)
         return result
     finally:
         if root in sys.path:
             sys.path.remove(root)
-    result.breaches = check_budget(report, spec.budget)
+    result.breaches = check_budget(report, spec.budget) + range_breaches
     result.report = report.with_sections(budget=budget_section(spec.budget, result.breaches))
     result.findings_fail = settings.fails(report.findings)
     return result
@@ -196,6 +210,7 @@ def render_text(results: list[TargetResult]) -> str:
         lines.append(f"{r.status.upper():<5} {plain(r.spec.name)}: {figures}, {count} finding{'s' if count != 1 else ''}")
         lines += note
         lines += [f"      {b.message()}" for b in r.breaches]
+        lines += [f"      {a.line()}" for a in r.ranges]
         if r.findings_fail:
             lines += [f"      {f.severity} {f.rule}" + (f" at {plain(f.layer)}" if f.layer else "") + f": {plain(f.message)}"
                       for f in report.findings]

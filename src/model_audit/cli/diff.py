@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     limit = _percent(args.max_increase) if args.max_increase is not None else None
-    diff = diff_reports(_load(args.base), _load(args.head))
+    base_doc, head_doc = _load(args.base), _load(args.head)
+    diff = diff_reports(base_doc, head_doc)
     rows = None if args.all else 50
     if args.format == "json":
         text = render_diff_json(diff)
@@ -43,6 +44,12 @@ def main(argv: list[str]) -> int:
         text = render_diff_markdown(diff, rows)
     else:
         text = render_diff_table(diff, rows)
+    from ..analyses.symbolic.diff import formula_diff, formula_lines
+
+    formulas = formula_diff(base_doc, head_doc)  # symbolic reports: compare the formulas too
+    if formulas is not None:
+        text = (json.dumps({**json.loads(text), "symbolic": formulas}, indent=2) if args.format == "json"
+                else text + "\n\n" + "\n".join(formula_lines(formulas, markdown=args.format == "markdown")))
     write_output(text, args.output)
     if limit is None:
         return 0

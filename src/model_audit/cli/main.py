@@ -27,6 +27,7 @@ examples:
   model-audit timm:resnet50                           # by name: timm:, hf:ORG/NAME, hf:./folder, torchvision:
   model-audit model.py:Net --input 1,3,32,32 --input 1,10      # two positional inputs
   model-audit gpt.py --input 1,128:int64 --format json          # integer token ids, JSON output
+  model-audit gpt.py --input B,L:int64 --symbolic B=1,L=128     # FLOPs as a formula in B and L
   model-audit model.py --backward                     # also count the backward pass at the dispatch level
   model-audit model.py --cross-check fvcore           # fvcore's count beside ours, per module
   model-audit model.py --max-params 25M --max-flops 8G          # CI gate: exit 1 over budget
@@ -61,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--input", "-i", action="append", metavar="SHAPE[:DTYPE]", default=None,
                         help="example input shape, e.g. 1,3,224,224 or 1,128:int64; repeat for several positional inputs "
                              "(default: example_inputs() or input_shape from the file)")
+    parser.add_argument("--symbolic", metavar="DIMS", default=None,
+                        help="params/MACs/FLOPs as exact formulas in the dimension names used by --input, e.g. "
+                             "--input B,L:int64 --symbolic B,L=128 or --input B,3,H,W --symbolic B,H=W=224%%32 "
+                             "(H=W ties dims, =N sets the base size, %%N keeps sizes on a class; docs/symbolic.md)")
+    parser.add_argument("--over", metavar="RANGE", default=None,
+                        help="with --symbolic and --max-*: check the budgets over a range of sizes, e.g. "
+                             "--over 'L <= 4096' answers the largest passing L (exit 1 when a size in range breaches)")
     parser.add_argument("--device", default=None, choices=["meta", "cpu", "cuda", "auto"],
                         help="where to run: counting defaults to meta (no weights materialized; falls back to cpu "
                              "when the model cannot run on meta), probes default to auto (cuda if available, else cpu)")
@@ -166,19 +174,36 @@ def run(argv: Sequence[str] | None = None) -> int:
 def _audit_command(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 1:
         raise AuditError("--depth must be a positive integer")
+    if args.over and not args.symbolic:
+        raise AuditError("--over needs --symbolic: the range is over a named input dimension")
+    if args.over:
+        from .ranges import check_spelling
+
+        check_spelling(args.symbolic, args.over)  # before the (slow) audit
     project = load_config(path=args.config)
     budget = budget_from(args, project)  # before the audit: a bad unit fails at once (exit 2)
     settings = _rule_settings(args, project)
-    loaded = load(args.target, args.input, trust_remote_code=args.trust_remote_code)
+    loaded = load(args.target, None if args.symbolic else args.input, trust_remote_code=args.trust_remote_code)
     inputs, input_shape = loaded.inputs, loaded.input_shape
+    if args.symbolic:  # dimension names in --input: the symbolic audit parses them
+        inputs, input_shape = None, list(args.input or []) or None
     options = AuditOptions(input_shape=input_shape, device=args.device, tracer=args.tracer, backward=args.backward,
                            mode=args.mode, name=loaded.name, config=project, source_path=loaded.path,
                            rules=not args.no_rules, settings=settings, train_script=args.train_script,
                            probe=args.probe, loss_fn=args.loss, seed=args.seed,
                            probe_options={"batches": args.probe_batches, "autocast": args.autocast},
-                           cross_check=args.cross_check, erf=args.erf, **memory_kwargs(args, budget))
+                           cross_check=args.cross_check, erf=args.erf, symbolic=args.symbolic,
+                           **memory_kwargs(args, budget))
     report = audit(loaded.model, inputs, options=options)
     report, breaches = enforce(report, budget)  # the budget section, and one stderr line per breach
+    if args.over:
+        from .ranges import enforce_range
+
+        over_breaches, answers = enforce_range(report, budget, args.over)
+        for answer in answers:
+            print(f"model-audit: {'budget' if answer.ok else 'budget exceeded'}: {report.model}: {answer.line()}",
+                  file=sys.stderr)
+        breaches = breaches + over_breaches
     rules = None
     if args.format == "sarif":  # SARIF describes every rule it reports: the rules' own documentation
         from ..rules.metadata import rule_metadata

@@ -35,6 +35,9 @@ def render_markdown(report: AuditReport, depth: int | None = None, top: int = TO
     if report.uncounted_ops:
         ops = ", ".join(f"{md_code(op, in_table=False)} ×{n}" for op, n in sorted(report.uncounted_ops.items()))
         out += ["", f"Uncounted ops (no formula, not in the totals): {ops}"]
+    from .symbolic import symbolic_markdown
+
+    out += symbolic_markdown(report)
     out += _budget_section(report)
     out += _findings_section(report)
     out += _layers_section(report, depth, top)

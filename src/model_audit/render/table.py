@@ -147,6 +147,9 @@ def render_summary(report: AuditReport) -> str:
     rf_line = summary_line(report.receptive_field)
     if rf_line:
         lines.append(rf_line)
+    from .symbolic import symbolic_lines
+
+    lines += symbolic_lines(report)
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)

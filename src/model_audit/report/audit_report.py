@@ -51,6 +51,11 @@ class AuditReport:
         return self.analyses.get("memory")
 
     @property
+    def symbolic(self) -> Any:
+        """The cost formulas (``audit(symbolic=...)``; JSON summary.symbolic), or None."""
+        return self.analyses.get("symbolic")
+
+    @property
     def receptive_field(self) -> dict | None:
         """The final field against the input (analyses/receptive_field.final_field)."""
         return self.analyses.get("receptive_field")
@@ -97,7 +102,8 @@ class AuditReport:
             "uncounted_ops": dict(self.uncounted_ops),
             "notes": list(self.notes),
         }
-        summary.update(self.analyses)
+        summary.update({name: value.to_dict() if hasattr(value, "to_dict") else value
+                        for name, value in self.analyses.items()})
         if self.backward_flops is not None:
             summary["backward_macs"] = self.backward_macs
             summary["backward_flops"] = self.backward_flops

@@ -1,0 +1,51 @@
+"""Symbolic costs: params, MACs and FLOPs as exact polynomials in named input dimensions.
+
+``audit(model, input_shape="B,3,H,W", symbolic="B,H=W%32")`` audits at the base sizes, then
+fits each layer's counts exactly (see ``fit.py``) and attaches the formulas to the report
+(``report.symbolic``, ``summary.symbolic`` and ``layers[].symbolic`` in JSON).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch.nn as nn
+
+from ...errors import InputSpecError
+from ...target.inputs import InputSpec
+from .evaluate import Evaluator
+from .fit import SymbolicCosts, SymbolicError, fit_costs
+from .spec import Dim, Template, as_templates, bind, parse_dims, parse_template
+
+__all__ = ["SymbolicCosts", "SymbolicError", "Dim", "Template", "parse_dims", "parse_template", "prepare",
+           "attach"]
+
+
+def prepare(symbolic: str | list[Dim], input_shape: Any, inputs: Any = None) -> tuple[list[Dim], list[Template], list[InputSpec]]:
+    """Parse the dimensions and input templates; return them with the base point's input specs."""
+    if inputs is not None:
+        raise InputSpecError("a symbolic audit takes input_shape with dimension names (e.g. 'B,L:int64'), not "
+                             "example tensors")
+    if input_shape is None:
+        raise InputSpecError("a symbolic audit needs --input with dimension names, e.g. --input B,3,H,W")
+    dims = parse_dims(symbolic) if isinstance(symbolic, str) else list(symbolic)
+    templates = bind(dims, as_templates(input_shape))
+    base = {d.name: d.start() for d in dims}
+    return dims, templates, [t.at(base) for t in templates]
+
+
+def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Template], *, mode: str) -> SymbolicCosts:
+    """Fit the formulas around the concrete graph (the base point); they become ``summary.symbolic`` and
+    each layer's ``symbolic`` field."""
+    evaluator = Evaluator(model, graph.tracer, graph.device, mode == "train")
+    # Rows the params analysis adds for weights no executed layer reads have no costs to fit.
+    base_costs = {layer.name: (layer.macs, layer.flops) for layer in graph.layers if layer.executed}
+    params = {layer.name: layer.params for layer in graph.layers}
+    kinds = {layer.name: f"{layer.kind} ({layer.type})" for layer in graph.layers}
+    result = fit_costs(dims, base_costs, params, kinds, lambda values: evaluator([t.at(values) for t in templates]))
+    graph.summaries["symbolic"] = result
+    for layer in graph.layers:
+        layer.attrs["symbolic"] = result.layer_dict(layer.name)
+    names = ", ".join(f"{k}={v}" for k, v in result.base.items())
+    graph.notes.append(f"symbolic costs fitted exactly on {len(result.fit_points)} shapes around {names} and "
+                       f"verified on {len(result.verified_at)} more; valid for {result.valid_for()}")
+    return result

@@ -1,0 +1,127 @@
+"""Exact multivariate polynomials with rational coefficients, fitted on a tensor grid of points.
+
+No sympy at audit time: a polynomial is ``{exponents: Fraction}`` and prints as a string that
+``sympy.sympify`` parses (``3/2*H**2`` is the rational 3/2). Fitting solves the Vandermonde system
+exactly (Fractions), one axis at a time, for every cost at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from math import comb
+from typing import Mapping, Sequence
+
+Exps = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Poly:
+    names: tuple[str, ...]
+    terms: tuple[tuple[Exps, Fraction], ...]  # non-zero coefficients, highest total degree first
+
+    @classmethod
+    def make(cls, names: Sequence[str], coeffs: Mapping[Exps, Fraction]) -> "Poly":
+        items = [(e, Fraction(c)) for e, c in coeffs.items() if c != 0]
+        items.sort(key=lambda t: (-sum(t[0]), tuple(-x for x in t[0])))
+        return cls(tuple(names), tuple(items))
+
+    @classmethod
+    def constant(cls, names: Sequence[str], value: int) -> "Poly":
+        return cls.make(names, {(0,) * len(names): Fraction(value)})
+
+    def __call__(self, values: Mapping[str, int]) -> Fraction:
+        xs = [values[n] for n in self.names]
+        total = Fraction(0)
+        for exps, c in self.terms:
+            term = c
+            for x, e in zip(xs, exps):
+                term *= x**e
+            total += term
+        return total
+
+    def __add__(self, other: "Poly") -> "Poly":
+        coeffs: dict[Exps, Fraction] = dict(self.terms)
+        for e, c in other.terms:
+            coeffs[e] = coeffs.get(e, Fraction(0)) + c
+        return Poly.make(self.names, coeffs)
+
+    @property
+    def degree(self) -> int:
+        return max((sum(e) for e, _ in self.terms), default=0)
+
+    def leading(self) -> "Poly":
+        """The terms of highest total degree."""
+        top = self.degree
+        return Poly(self.names, tuple(t for t in self.terms if sum(t[0]) == top))
+
+    def coefficient(self, exps: Exps) -> Fraction:
+        return dict(self.terms).get(exps, Fraction(0))
+
+    def __str__(self) -> str:
+        if not self.terms:
+            return "0"
+        out = ""
+        for exps, c in self.terms:
+            text = monomial(self.names, exps)
+            sign = "-" if c < 0 else "+"
+            mag = abs(c)
+            num = str(mag.numerator) if mag.denominator == 1 else f"{mag.numerator}/{mag.denominator}"
+            body = num if not text else (text if mag == 1 else f"{num}*{text}")
+            out += (("-" if sign == "-" else "") + body) if not out else f" {sign} {body}"
+        return out
+
+
+def monomial(names: Sequence[str], exps: Exps) -> str:
+    """('B','L'), (1, 2) -> 'B*L**2'; the empty monomial is ''."""
+    return "*".join(n if e == 1 else f"{n}**{e}" for n, e in zip(names, exps) if e)
+
+
+def finite_difference(values: Sequence[Sequence[int]], order: int) -> list[int]:
+    """Δ^order at the first of equally spaced samples, for every component at once."""
+    width = len(values[0])
+    out = [0] * width
+    for j in range(order + 1):
+        w = (-1) ** (order - j) * comb(order, j)
+        row = values[j]
+        for i in range(width):
+            out[i] += w * row[i]
+    return out
+
+
+def _inverse_vandermonde(nodes: Sequence[int]) -> list[list[Fraction]]:
+    """Rows give the monomial coefficients (power 0..n-1) from the values at ``nodes``."""
+    n = len(nodes)
+    a = [[Fraction(x) ** p for p in range(n)] + [Fraction(int(i == r)) for i in range(n)] for r, x in enumerate(nodes)]
+    for col in range(n):
+        pivot = next(r for r in range(col, n) if a[r][col] != 0)
+        a[col], a[pivot] = a[pivot], a[col]
+        inv = 1 / a[col][col]
+        a[col] = [v * inv for v in a[col]]
+        for r in range(n):
+            if r != col and a[r][col] != 0:
+                f = a[r][col]
+                a[r] = [v - f * w for v, w in zip(a[r], a[col])]
+    return [row[n:] for row in a]
+
+
+def fit_grid(names: Sequence[str], nodes: Sequence[Sequence[int]],
+             values: Mapping[tuple[int, ...], Sequence[int]]) -> list[Poly]:
+    """Interpolate every component exactly: ``values[(i0, i1, ...)]`` is the vector at
+    ``(nodes[0][i0], nodes[1][i1], ...)``; the degree in dimension k is ``len(nodes[k]) - 1``."""
+    table: dict[tuple[int, ...], list[Fraction]] = {k: [Fraction(v) for v in vec] for k, vec in values.items()}
+    width = len(next(iter(values.values())))
+    for axis, axis_nodes in enumerate(nodes):
+        inv = _inverse_vandermonde(axis_nodes)
+        fitted: dict[tuple[int, ...], list[Fraction]] = {}
+        for key in table:
+            power = key[axis]
+            acc = [Fraction(0)] * width
+            for j, weight in enumerate(inv[power]):
+                if weight == 0:
+                    continue
+                src = table[key[:axis] + (j,) + key[axis + 1:]]
+                for i in range(width):
+                    acc[i] += weight * src[i]
+            fitted[key] = acc
+        table = fitted
+    return [Poly.make(names, {k: vec[i] for k, vec in table.items()}) for i in range(width)]
