@@ -29,14 +29,6 @@ pytestmark = pytest.mark.slow
 
 MODELS = sorted(list_models())
 CPU_LIMIT = 30_000_000  # parameters; above it the model is built and counted on meta
-# Detection models whose plain tensor attributes (AnchorGenerator.cell_anchors...) placement leaves
-# on meta: fixed by issue 16 (trace/placement.py restores every attribute the run touched).
-PLACEMENT = {"fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_resnet50_fpn",
-             "fasterrcnn_resnet50_fpn_v2", "fcos_resnet50_fpn", "keypointrcnn_resnet50_fpn",
-             "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2", "retinanet_resnet50_fpn",
-             "retinanet_resnet50_fpn_v2",
-             # RAFT's forward stores its correlation pyramid in plain attributes (corr_block.corr_pyramid)
-             "raft_large", "raft_small"}
 
 
 FAMILIES = {name: family for family in ("detection", "segmentation", "video", "optical_flow", "quantization")
@@ -139,8 +131,7 @@ def _first_tensor(out) -> torch.Tensor:
     return None
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason="placement (issue 16)", strict=False)) if n in PLACEMENT else n for n in MODELS])
+@pytest.mark.parametrize("name", MODELS)
 def test_torchvision_model_audits_exactly_and_unchanged(name):
     kwargs, make_inputs = _spec(name)
     model, device = _build(name, kwargs)
