@@ -9,6 +9,7 @@ step (parameters, buffers, optimizer state, inputs: unique storages).
 from __future__ import annotations
 
 import contextlib
+import gc
 from typing import Any, Callable
 
 import torch
@@ -71,6 +72,20 @@ def allocator_peak(events_root: Any) -> tuple[int, int]:
     return peak, run
 
 
+@contextlib.contextmanager
+def _quiet_heap():
+    """No garbage collection inside a measured region: a cyclic collection there frees tensors that
+    earlier tests left behind, and their negative allocation events would lower the running total."""
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = None, optimizer: str = "adamw",
                   amp: str | None = None, inference: bool = False,
                   checkpointed: Callable[[], Any] | None = None) -> dict[str, int]:
@@ -81,7 +96,7 @@ def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = Non
     params = [p for p in model.parameters() if p.requires_grad]
     if inference:
         baseline = _storage_bytes(list(model.parameters()) + list(model.buffers()) + list(_tensors((args, kwargs))))
-        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        with _quiet_heap(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             with torch.no_grad(), autocast:
                 output = model(*args, **kwargs)
             del output
@@ -101,7 +116,7 @@ def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = Non
     opt.zero_grad(set_to_none=True)
     state = [v for s in opt.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
     baseline = _storage_bytes(list(model.parameters()) + list(model.buffers()) + state + list(_tensors((args, kwargs))))
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _quiet_heap(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         step()
     peak, _ = allocator_peak(prof.profiler.kineto_results.experimental_event_tree())
     return {
