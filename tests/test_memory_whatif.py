@@ -61,8 +61,12 @@ def test_checkpoint_saving_within_10_percent_and_recompute_flops_equal_backward_
                                memory_options={"checkpoint": cls.__name__}, rules=False)
     what_if = report.memory["checkpoint"]
     assert what_if["modules"]
-    plain = measured_step(model, (x,), optimizer="sgd-momentum")["peak"]
-    ckpt = measured_step(_checkpointed_copy(model, cls), (x,), optimizer="sgd-momentum")["peak"]
+    # oneDNN's CPU convolutions keep reordered copies and scratch buffers whose size depends on the
+    # primitive cache the process has built up (docs/memory.md: not counted); the oracle measures the
+    # plain ATen kernels, which is what every backend's saved tensors are.
+    with torch.backends.mkldnn.flags(enabled=False):
+        plain = measured_step(model, (x,), optimizer="sgd-momentum")["peak"]
+        ckpt = measured_step(_checkpointed_copy(model, cls), (x,), optimizer="sgd-momentum")["peak"]
     measured_saving = plain - ckpt
     assert measured_saving > 0
     assert abs(what_if["saved_bytes"] - measured_saving) <= 0.10 * measured_saving, (what_if["saved_bytes"], measured_saving)
