@@ -29,12 +29,7 @@ def render_dot(view: LayerGraphView) -> str:
              f"  graph [rankdir=TB, fontname=Helvetica, fontsize=11, labelloc=t, label={quote(_title(view))}];",
              '  node [shape=box, style="rounded,filled", fontname=Helvetica, fontsize=10];',
              '  edge [color="#57606a", arrowsize=0.6];']
-    children: dict[str | None, list[str]] = {}
-    for cluster in view.clusters.values():
-        children.setdefault(cluster.parent, []).append(cluster.id)
-    members: dict[str | None, list[Node]] = {}
-    for node in view.nodes:
-        members.setdefault(node.cluster, []).append(node)
+    children, members = view.nesting()
 
     def emit(cluster_id: str | None, depth: int) -> None:
         indent = "  " * (depth + 1)

@@ -75,6 +75,16 @@ class LayerGraphView:
     def node(self, node_id: str) -> Node:
         return next(n for n in self.nodes if n.id == node_id)
 
+    def nesting(self) -> tuple[dict[str | None, list[str]], dict[str | None, list[Node]]]:
+        """(cluster -> child cluster ids, cluster -> its own nodes); ``None`` is the top level."""
+        children: dict[str | None, list[str]] = {}
+        for cluster in self.clusters.values():
+            children.setdefault(cluster.parent, []).append(cluster.id)
+        members: dict[str | None, list[Node]] = {}
+        for node in self.nodes:
+            members.setdefault(node.cluster, []).append(node)
+        return children, members
+
 
 class _Tree:
     def __init__(self) -> None:

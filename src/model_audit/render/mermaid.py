@@ -20,12 +20,7 @@ def _node(node: Node, view: LayerGraphView) -> str:
 
 def render_mermaid(view: LayerGraphView) -> str:
     lines = ["flowchart TD"]
-    children: dict[str | None, list[str]] = {}
-    for cluster in view.clusters.values():
-        children.setdefault(cluster.parent, []).append(cluster.id)
-    members: dict[str | None, list[Node]] = {}
-    for node in view.nodes:
-        members.setdefault(node.cluster, []).append(node)
+    children, members = view.nesting()
 
     def emit(cluster_id: str | None, depth: int) -> None:
         indent = "  " * (depth + 1)
