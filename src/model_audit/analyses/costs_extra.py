@@ -64,7 +64,7 @@ def varlen_attention_cost(args: Sequence[Any]) -> Cost | None | Any:
     """``_flash_attention_forward`` / ``_efficient_attention_forward`` with ``cu_seqlens``:
     sum over sequences of len_q * len_k scores per head. NotImplemented when the batch is dense;
     None (uncounted, never guessed) when the lengths live on meta and cannot be read."""
-    q, k, v = args[0], args[1], args[2]
+    q, v = args[0], args[2]
     # flash: (q, k, v, cum_seq_q, cum_seq_k, ...); efficient: (q, k, v, bias, cu_seqlens_q, cu_seqlens_k, ...)
     at = 3 if q.dim() == 3 else 4
     cu_q = args[at] if len(args) > at + 1 else None

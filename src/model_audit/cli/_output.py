@@ -1,7 +1,6 @@
 """Writing a subcommand's result to stdout or ``--output FILE`` (an unwritable file is exit 2)."""
 from __future__ import annotations
 
-import sys
 
 from ..errors import AuditError
 from .streams import report_stream

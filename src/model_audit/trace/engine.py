@@ -19,7 +19,7 @@ from .placement import model_device, placed_on, preserved_state
 from .prepare import prepare
 from .index_guard import IndexGuard, pair_tensors
 from .shapes import iter_tensors, shapes_of
-from .tracing import LayerFailure, first_line, is_leaf_module, meta_unsupported
+from .tracing import LayerFailure, first_line, is_leaf_module
 
 TRACERS = ("auto", "fx", "hooks")
 DEVICES = ("meta", "cpu", "cuda", "auto")

@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 from ...errors import AuditError, ModelExecutionError
 from .evaluate import Costs
 from .poly import Poly, finite_difference, fit_grid, monomial
-from .spec import Dim, Template
+from .spec import Dim
 
 MAX_DEGREE = 6
 
