@@ -487,12 +487,39 @@ def test_embedding_is_a_lookup(mode, where):
 
 
 @pytest.mark.parametrize("where", WHERE, ids=where_ids)
-def test_embedding_bag_is_reported_uncounted_not_zero(where):
-    """The bag's sum/mean has no formula yet: it must be listed as uncounted, never silently zero."""
-    tracer, device = where
-    report = audit(nn.Sequential(nn.EmbeddingBag(10, 3)), (torch.randint(0, 10, (2, 5)),), tracer=tracer,
-                   device=device, rules=False)
-    assert report.uncounted_ops == {"aten._embedding_bag": 1}
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+@pytest.mark.parametrize("ids_shape", [(2, 5), (7,)])
+def test_embedding_bag_reduces_every_gathered_row(mode, ids_shape, where):
+    """A bag reads each looked-up row (D elements) into its reduction: numel(ids) * D, as a reduction
+    over the gathered rows counts (docs/flops.md: numel(in) for a reduction)."""
+    ids = torch.randint(0, 10, ids_shape)
+    kwargs = {"offsets": torch.tensor([0, 3])} if len(ids_shape) == 1 else {}
+
+    class Bag(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bag = nn.EmbeddingBag(10, 3, mode=mode)
+
+        def forward(self, x):
+            return self.bag(x, **kwargs)
+
+    layers = costed_layers(Bag(), (ids,), where)
+    assert layers == {"bag": (0, math.prod(ids_shape) * 3)}
+
+
+@pytest.mark.parametrize("where", WHERE, ids=where_ids)
+def test_embedding_bag_with_per_sample_weights_is_a_weighted_sum(where):
+    ids, weights = torch.randint(0, 10, (2, 5)), torch.rand(2, 5)
+
+    class Weighted(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bag = nn.EmbeddingBag(10, 3, mode="sum")
+
+        def forward(self, x):
+            return self.bag(x, per_sample_weights=weights)
+
+    assert costed_layers(Weighted(), (ids,), where) == {"bag": (2 * 5 * 3, 2 * 2 * 5 * 3)}
 
 
 @pytest.mark.parametrize("where", WHERE, ids=where_ids)

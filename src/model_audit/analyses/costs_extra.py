@@ -4,6 +4,7 @@ Registered into :mod:`model_audit.analyses.costs` on import; every op-name set h
 ``-> ir/ops.py`` so it folds into the single op catalogue:
 - fp8 ``_scaled_mm`` and integer ``_int_mm`` are matmuls (MACs like ``mm``);
 - ``nll_loss`` forward kernels do one FLOP per selected log-probability plus the reduction;
+- ``EmbeddingBag`` reduces every looked-up row into its bag (one FLOP per gathered element);
 - variable-length (nested/jagged) attention counts each sequence's own score matrix, not the
   packed batch as one sequence;
 - ops that do no arithmetic at all (unpooling scatters, packing, profiler markers) are
@@ -47,6 +48,21 @@ def _nll_loss(args, kwargs, out) -> Cost:
     if reduction != 0:  # 1 = mean, 2 = sum
         flops += n + (1 if reduction == 1 else 0)
     return Cost(0, flops)
+
+
+@register(_op("_embedding_bag"), _op("_embedding_bag_forward_only"))
+def _embedding_bag(args, kwargs, out) -> Cost:
+    """``_embedding_bag(weight, indices, offsets, scale_grad_by_freq, mode, sparse, per_sample_weights, ...)``:
+    every looked-up row is read into its bag's reduction (sum, mean or max): one FLOP per gathered
+    element, as the reductions count; ``per_sample_weights`` (sum mode) make it a weighted sum, one
+    multiply-accumulate per element. Rows equal to ``padding_idx`` are counted too (on meta the ids
+    are unknown)."""
+    weight, indices = args[0], args[1]
+    per_sample = args[6] if len(args) > 6 else kwargs.get("per_sample_weights")
+    gathered = numel(indices.shape) * weight.shape[-1]
+    if per_sample is not None:
+        return Cost(gathered, 2 * gathered)
+    return Cost(0, gathered)
 
 
 # --------------------------------------------------------------------------- variable-length attention

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import comb
+from math import comb, lcm
 from typing import Mapping, Sequence
 
 Exps = tuple[int, ...]
@@ -107,21 +107,27 @@ def _inverse_vandermonde(nodes: Sequence[int]) -> list[list[Fraction]]:
 def fit_grid(names: Sequence[str], nodes: Sequence[Sequence[int]],
              values: Mapping[tuple[int, ...], Sequence[int]]) -> list[Poly]:
     """Interpolate every component exactly: ``values[(i0, i1, ...)]`` is the vector at
-    ``(nodes[0][i0], nodes[1][i1], ...)``; the degree in dimension k is ``len(nodes[k]) - 1``."""
-    table: dict[tuple[int, ...], list[Fraction]] = {k: [Fraction(v) for v in vec] for k, vec in values.items()}
+    ``(nodes[0][i0], nodes[1][i1], ...)``; the degree in dimension k is ``len(nodes[k]) - 1``.
+
+    Integer arithmetic throughout (one common denominator per axis): the vectors hold every layer's
+    counts, and Fraction arithmetic on each of them cost more than the counting runs it serves.
+    """
+    table: dict[tuple[int, ...], list[int]] = {k: [int(v) for v in vec] for k, vec in values.items()}
     width = len(next(iter(values.values())))
+    denominator = 1
     for axis, axis_nodes in enumerate(nodes):
         inv = _inverse_vandermonde(axis_nodes)
-        fitted: dict[tuple[int, ...], list[Fraction]] = {}
+        scale = lcm(*(w.denominator for row in inv for w in row))
+        weights = [[int(w * scale) for w in row] for row in inv]
+        denominator *= scale
+        fitted: dict[tuple[int, ...], list[int]] = {}
         for key in table:
-            power = key[axis]
-            acc = [Fraction(0)] * width
-            for j, weight in enumerate(inv[power]):
-                if weight == 0:
-                    continue
-                src = table[key[:axis] + (j,) + key[axis + 1:]]
-                for i in range(width):
-                    acc[i] += weight * src[i]
+            acc = [0] * width
+            for j, weight in enumerate(weights[key[axis]]):
+                if weight:
+                    src = table[key[:axis] + (j,) + key[axis + 1:]]
+                    acc = [a + weight * v for a, v in zip(acc, src)]
             fitted[key] = acc
         table = fitted
-    return [Poly.make(names, {k: vec[i] for k, vec in table.items()}) for i in range(width)]
+    return [Poly.make(names, {k: Fraction(vec[i], denominator) for k, vec in table.items() if vec[i]})
+            for i in range(width)]
