@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 import torch
@@ -427,5 +428,9 @@ def test_an_internal_error_is_exit_3_in_one_line_and_debug_reraises(tmp_path, ca
     assert main([str(path)]) == 3
     err = capsys.readouterr().err.strip()
     assert err.startswith("model-audit: internal error: KeyError") and "--debug" in err and len(err.splitlines()) == 1
+    import tomllib  # the line sends the user to the Issues URL the package declares, not a placeholder
+
+    declared = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]["urls"]["Issues"]
+    assert f"please report it at {declared} " in err
     with pytest.raises(KeyError):
         main([str(path), "--debug"])
