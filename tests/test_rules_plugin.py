@@ -9,8 +9,6 @@ setuptools is available, and runs ``model-audit`` in a fresh interpreter against
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +24,9 @@ from model_audit import audit
 from model_audit.cli.main import main
 from model_audit.config import tomllib
 from model_audit.rules.registry import build_registry, default_registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from offline_build import can_build_offline  # noqa: E402
 
 PLUGIN = Path(__file__).parent / "plugins" / "model_audit_example_plugin"
 RULE_ID = "example-huge-linear"
@@ -101,18 +102,9 @@ def test_plugin_rule_fires_through_api_and_cli(installed_plugin, tmp_path, monke
     assert f"{BIG_LINEAR_PARAMS:,} parameters > max-params 1,000,000" in findings[0]["message"]
 
 
-def _can_build_offline() -> bool:
-    """pip --no-build-isolation needs setuptools, with bdist_wheel built in (>= 70.1) or the wheel package."""
-    try:
-        from importlib.metadata import version
-
-        major, minor = (int(part) for part in version("setuptools").split(".")[:2])
-    except Exception:
-        return False
-    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
 
 
-@pytest.mark.skipif(not _can_build_offline(), reason="pip needs setuptools (and wheel) to build offline")
+@pytest.mark.skipif(not can_build_offline(), reason="pip needs setuptools (and wheel) to build offline")
 def test_plugin_installs_with_pip_and_fires_in_a_fresh_process(tmp_path):
     target = tmp_path / "site"
     source = tmp_path / "src"  # pip builds in the source tree (build/, *.egg-info): keep tests/ clean

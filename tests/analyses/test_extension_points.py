@@ -7,7 +7,6 @@ as uncounted; the analysis' per-layer field must reach ``--format json`` and the
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,6 +21,9 @@ import torch.nn as nn
 
 from model_audit import Cost, audit, register_cost
 from model_audit.analyses import Analysis, register_analysis
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from offline_build import can_build_offline  # noqa: E402
 
 PLUGIN = Path(__file__).parent.parent / "plugins" / "model_audit_cost_plugin"
 MODEL = """
@@ -45,19 +47,11 @@ input_shape = (2, 16)
 """
 
 
-def _can_build_offline() -> bool:
-    try:
-        from importlib.metadata import version
-
-        major, minor = (int(part) for part in version("setuptools").split(".")[:2])
-    except Exception:
-        return False
-    return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    if not _can_build_offline():
+    if not can_build_offline():
         pytest.skip("pip needs setuptools (and wheel) to build offline")
     tmp = tmp_path_factory.mktemp("plugin")
     target, source = tmp / "site", tmp / "src"
