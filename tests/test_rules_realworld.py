@@ -135,6 +135,7 @@ def test_sarif_and_github_point_at_the_users_line_with_repo_relative_paths(tmp_p
         input_shape = (1, 3, 8, 8)
     """))
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
     assert main(["models/net.py", "--format", "sarif", "--select", "missing-padding", "--fail-on", "never"]) == 0
     results = json.loads(capsys.readouterr().out)["runs"][0]["results"]
     located = sorted((r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -203,3 +204,26 @@ def test_bias_fix_is_the_layers_own_constructor():
     [finding] = audit(model, input_shape=(2, 3, 8, 8), select=["bias-before-batchnorm"]).findings
     fixed = eval(finding.fix.split(":")[0], {"nn": nn})
     assert fixed.bias is None and fixed.padding == (1, 1) and fixed.kernel_size == (3, 3)
+
+
+@pytest.mark.parametrize("marker", ["git", "workspace"])
+def test_annotations_are_relative_to_the_repository_root_not_the_working_directory(tmp_path, monkeypatch, capsys,
+                                                                                   marker):
+    """Run from a subdirectory of the checkout: GitHub resolves SARIF and annotation paths against the
+    repository root, so the path must include the subdirectory."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "net.py").write_text(
+        "import torch.nn as nn\nmodel = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3))\ninput_shape = (1, 3, 8, 8)\n")
+    monkeypatch.delenv("GITHUB_WORKSPACE", raising=False)
+    if marker == "git":
+        (tmp_path / ".git").mkdir()
+    else:
+        monkeypatch.setenv("GITHUB_WORKSPACE", str(tmp_path))
+    monkeypatch.chdir(tmp_path / "models")
+    assert main(["net.py", "--format", "sarif", "--select", "missing-padding", "--fail-on", "never"]) == 0
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    assert uris == {"models/net.py"}
+    assert run["originalUriBaseIds"]["SRCROOT"]["uri"] == tmp_path.resolve().as_uri() + "/"
+    assert main(["net.py", "--format", "github", "--select", "missing-padding", "--fail-on", "never"]) == 0
+    assert any(line.startswith("::notice file=models/net.py,line=2,") for line in capsys.readouterr().out.splitlines())

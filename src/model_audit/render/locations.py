@@ -15,10 +15,26 @@ def split_source(source: str | None) -> tuple[str | None, int | None]:
     return source, None
 
 
+def repository_root(start: str | Path | None = None) -> Path:
+    """The root annotations are relative to: GitHub and SARIF consumers resolve paths against the
+    repository's root, not the directory the command ran in. ``$GITHUB_WORKSPACE`` when it contains
+    ``start``, else the nearest ancestor holding ``.git``, else ``start`` (the working directory)."""
+    here = Path(start or Path.cwd()).resolve()
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if workspace:
+        root = Path(workspace).resolve()
+        if here == root or root in here.parents:
+            return root
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return here
+
+
 def relative_path(path: str, root: str | Path | None = None) -> str:
-    """``path`` relative to ``root`` (default: the working directory, as CI checks out the repo) in
-    POSIX form when it lies below it; otherwise unchanged."""
-    base = Path(root or Path.cwd()).resolve()
+    """``path`` relative to ``root`` (default: :func:`repository_root`) in POSIX form when it lies
+    below it; otherwise unchanged."""
+    base = Path(root).resolve() if root else repository_root()
     try:
         return Path(os.path.abspath(path)).resolve().relative_to(base).as_posix()
     except ValueError:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..report.audit_report import AuditReport
-from .locations import relative_path, split_source
+from .locations import relative_path, repository_root, split_source
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -41,7 +41,7 @@ def sarif_log(report: AuditReport, rules: Mapping[str, Mapping[str, Any]] | None
     }
     if any("uriBaseId" in loc.get("physicalLocation", {}).get("artifactLocation", {})
            for r in results for loc in r.get("locations", [])):
-        run["originalUriBaseIds"] = {"SRCROOT": {"uri": Path(root or Path.cwd()).resolve().as_uri() + "/"}}
+        run["originalUriBaseIds"] = {"SRCROOT": {"uri": (Path(root).resolve() if root else repository_root()).as_uri() + "/"}}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
