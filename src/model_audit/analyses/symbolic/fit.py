@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from ...errors import AuditError, ModelExecutionError
-from .evaluate import Costs
 from .poly import Poly, finite_difference, fit_grid, monomial
 from .spec import Dim
 
@@ -197,8 +196,8 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
             if o == p or i in failed:
                 continue
             if i not in soft:
-                raise SymbolicError(f"the fitted formula of {labels[i][0] or labels[i][1]} disagrees with the count at "
-                                    f"{_point(point)} ({p} != {o}); " + _piecewise_hint(dims))
+                raise SymbolicError(f"the fitted formula of {labels[i][0] or labels[i][1]} disagrees with the "
+                                    f"count at {_point(point)} ({p} != {o}); " + _piecewise_hint(dims))
             failed[i] = f"the fit predicts {_text(p)} at {_point(point)}, the step measures {o}"
         verified.append(point)
     if len(verified) < 2:

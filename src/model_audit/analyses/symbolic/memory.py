@@ -30,7 +30,6 @@ class MemoryPoints:
         self.model = model
         self.options = options
         self.mode = mode
-        self.runs = 0
 
     def base(self, graph: Any) -> tuple[dict[str, int], dict[str, int]]:
         """The concrete audit's figures: (layer -> saved bytes for layers it measured, totals)."""
@@ -40,7 +39,6 @@ class MemoryPoints:
         return saved, {name: summary[name] for name in TOTALS}
 
     def __call__(self, specs: Sequence[InputSpec]) -> tuple[dict[str, int], dict[str, int]]:
-        self.runs += 1
         args = tuple(spec.build(torch.device("meta")) for spec in specs)
         step = measure(self.model, args, {}, self.options, self.mode)
         saved = {name: stats.saved_bytes for name, stats in step.layers.items()}
@@ -52,8 +50,11 @@ def with_memory(costs: Mapping[str, Sequence[int]], saved: Mapping[str, int]) ->
     return {name: (*row, saved.get(name, 0)) for name, row in costs.items()}
 
 
+Point = Callable[[dict[str, int]], tuple[Rows, dict[str, int]]]  # sizes -> (rows, totals), as fit_costs takes
+
+
 def counter(count: Callable[[Sequence[InputSpec]], Mapping[str, Sequence[int]]], points: MemoryPoints,
-            specs_at: Callable[[dict[str, int]], list[InputSpec]]) -> Callable[[dict[str, int]], tuple[Rows, dict[str, int]]]:
+            specs_at: Callable[[dict[str, int]], list[InputSpec]]) -> Point:
     """A fitting point's rows and totals: the counting run, then the memory step at the same sizes."""
     def at(values: dict[str, int]) -> tuple[Rows, dict[str, int]]:
         specs = specs_at(values)
@@ -67,9 +68,9 @@ def keep_layers(result: Any, measured: Mapping[str, int]) -> None:
     """Only layers the memory analysis has a figure for at the base keep a saved-bytes formula (a
     functional op's saved tensors count toward the module that called it, as in ``layers[].memory``)."""
     result.layer_extra = {name: row for name, row in result.layer_extra.items() if name in measured}
-    suffix = f"{LAYER_METRIC} of "
+    prefix = f"{LAYER_METRIC} of "
     result.unfitted = {key: why for key, why in result.unfitted.items()
-                       if not key.startswith(suffix) or key[len(suffix):] in measured}
+                       if not key.startswith(prefix) or key[len(prefix):] in measured}
 
 
 def note(result: Any) -> str:
