@@ -215,3 +215,17 @@ def test_cli_batch_with_symbolic_memory_is_one_line_and_exit_2(tmp_path, cli):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "--batch with --symbolic" in lines[0]
+
+
+def test_diff_compares_cost_formulas_only():
+    """bf16 autocast halves what the Linear saves (its bf16 input copy) but not a single cost: the
+    formula diff lists no changed layer (memory formulas are not FLOPs changes)."""
+    from model_audit.analyses.symbolic.diff import formula_diff
+
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8))
+    base, head = (json.loads(json.dumps(audit(model, input_shape="B,L,16", symbolic="B,L", memory="train", amp=amp,
+                                              rules=False).to_dict())) for amp in (None, "bf16"))
+    changed = [a["name"] for a, b in zip(base["layers"], head["layers"]) if a["symbolic"] != b["symbolic"]]
+    assert changed  # the memory formulas did change
+    diff = formula_diff(base, head)
+    assert diff["layers_changed"] == [] and diff["flops"]["delta"] == "0"
