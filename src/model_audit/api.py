@@ -130,6 +130,9 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
         from .analyses import symbolic as symbolic_costs
 
         dims, templates, base_shape = symbolic_costs.prepare(opts.symbolic, opts.input_shape, inputs)
+        if opts.memory is not None and (opts.batch is not None or "batch" in (opts.memory_options or {})):
+            raise InputSpecError("--batch with --symbolic: the batch is a named dimension there; set its base "
+                                 "size in --symbolic instead (e.g. --symbolic B=32,L)")
         symbolic, opts = (dims, templates), replace(opts, input_shape=base_shape)
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
                                                      severity=opts.severity, options=opts.rule_options)
@@ -139,10 +142,9 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
         _rules_without_trace(model, error, opts, settings)
         raise
     model = graph.model  # what was audited: unwrapped from DataParallel/compile, lazies materialized on a copy
-    if opts.memory is not None:
-        _memory(model, inputs, graph, opts)
-    if symbolic is not None:
-        symbolic_costs.attach(graph, model, *symbolic, mode=opts.mode)
+    memory = _memory(model, inputs, graph, opts) if opts.memory is not None else None
+    if symbolic is not None:  # with the memory analysis, its activation and peak bytes become formulas too
+        symbolic_costs.attach(graph, model, *symbolic, mode=opts.mode, memory=memory)
     probe = _probe(model, inputs, graph, opts, devices, settings) if opts.probe else None
     findings, rule_notes = _rules(model, graph, opts, settings, probe)
     name = opts.name or type(model).__name__
@@ -164,8 +166,9 @@ def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices
     return graph
 
 
-def _memory(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions) -> None:
-    """The step's bytes (JSON summary.memory) and each layer's saved/live bytes (layers[].memory)."""
+def _memory(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions) -> Any:
+    """The step's bytes (JSON summary.memory) and each layer's saved/live bytes (layers[].memory);
+    returns the options the step ran with (a symbolic audit measures its other shapes with them)."""
     from .analyses.memory.analysis import MemoryOptions, analyze, annotate_layers
 
     memory_opts = MemoryOptions.build(opts.memory, optimizer=opts.optimizer, amp=opts.amp, batch=opts.batch,
@@ -173,6 +176,7 @@ def _memory(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions
     with user_code(f"forward of {type(model).__name__} (memory)"):
         graph.summaries["memory"], step = analyze(model, inputs, opts.input_shape, memory_opts, mode=opts.mode)
     annotate_layers(graph.layers, step)
+    return memory_opts
 
 
 def _probe(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions, devices: Devices,

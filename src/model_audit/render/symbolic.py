@@ -1,4 +1,5 @@
-"""The formula block of the table and Markdown: params/MACs/FLOPs as polynomials, leading terms named."""
+"""The formula block of the table and Markdown: params/MACs/FLOPs (and, with --memory, activation and peak
+bytes) as polynomials, leading terms named."""
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +23,24 @@ def _leading(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+MEMORY = (("activations", "activations_bytes"), ("peak", "peak_bytes"))  # with --memory: bytes of the step
+
+
+def _memory(data: dict[str, Any], tick: str = "") -> list[tuple[str, str]]:
+    """(label, text) for each memory formula present: the formula in bytes, or why there is none."""
+    out = []
+    for label, key in MEMORY:
+        if key not in data:
+            continue
+        if data[key] is not None:
+            out.append((label, f"{tick}{pretty(data[key])}{tick} bytes"))
+        else:
+            why = data.get("not_polynomial", {}).get(key, "")
+            out.append((label, f"not one polynomial on the fitted range ({why}); the measured figure is in the "
+                               "memory section"))
+    return out
+
+
 def symbolic_lines(report: Any) -> list[str]:
     """Lines for the terminal summary; empty when no symbolic audit ran."""
     if getattr(report, "symbolic", None) is None:
@@ -30,6 +49,7 @@ def symbolic_lines(report: Any) -> list[str]:
     lines = [_header(data)]
     lines += [f"  {label:<6} = {pretty(data[key])}" for label, key in (("params", "params"), ("MACs", "macs"),
                                                                        ("FLOPs", "flops"))]
+    lines += [f"  {label:<11} = {text}" for label, text in _memory(data)]
     return lines + ["  " + line for line in _leading(data)]
 
 
@@ -41,4 +61,5 @@ def symbolic_markdown(report: Any) -> list[str]:
     lines = ["", "### Formula", "", _header(data), "", "| | formula |", "|---|---|"]
     lines += [f"| {label} | `{pretty(data[key])}` |" for label, key in (("params", "params"), ("MACs", "macs"),
                                                                            ("FLOPs", "flops"))]
+    lines += [f"| {label} | {text} |" for label, text in _memory(data, "`")]
     return lines + [""] + [f"- {line}" for line in _leading(data)]

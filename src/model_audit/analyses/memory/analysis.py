@@ -77,9 +77,7 @@ def analyze(model: nn.Module, inputs: Any, input_shape: Any, options: MemoryOpti
     batch = batch_of((args, kwargs))
 
     def run(a: tuple, k: dict, checkpoint: Sequence[str] = ()) -> StepMemory:
-        return measure_step(model, a, k, kind=options.kind, optimizer=options.optimizer, mode=mode, amp=options.amp,
-                            amp_device=options.amp_device, weights_dtype=options.weights_dtype,
-                            checkpoint=checkpoint, loss_fn=options.loss_fn)
+        return measure(model, a, k, options, mode, checkpoint)
 
     step = run(args, kwargs)
     data = step.to_dict()
@@ -111,6 +109,15 @@ def analyze(model: nn.Module, inputs: Any, input_shape: Any, options: MemoryOpti
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(options.weights_dtype or options.amp or "", torch.float32)
         data["kv_cache"] = kv_cache_bytes(config, options.context, batch or 1, dtype)
     return data, step
+
+
+def measure(model: nn.Module, args: tuple, kwargs: dict, options: MemoryOptions, mode: str = "train",
+            checkpoint: Sequence[str] = ()) -> StepMemory:
+    """One step with ``options``' kind, optimizer, autocast, weights dtype and loss: the step every figure
+    of the analysis comes from (the symbolic fit measures its other shapes with it too)."""
+    return measure_step(model, args, kwargs, kind=options.kind, optimizer=options.optimizer, mode=mode,
+                        amp=options.amp, amp_device=options.amp_device, weights_dtype=options.weights_dtype,
+                        checkpoint=checkpoint, loss_fn=options.loss_fn)
 
 
 def _checkpoint_what_if(plain: StepMemory, checkpointed: StepMemory, patterns: Sequence[str]) -> dict[str, Any]:

@@ -33,19 +33,38 @@ def prepare(symbolic: str | list[Dim], input_shape: Any, inputs: Any = None) -> 
     return dims, templates, [t.at(base) for t in templates]
 
 
-def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Template], *, mode: str) -> SymbolicCosts:
+def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Template], *, mode: str,
+           memory: Any = None) -> SymbolicCosts:
     """Fit the formulas around the concrete graph (the base point); they become ``summary.symbolic`` and
-    each layer's ``symbolic`` field."""
+    each layer's ``symbolic`` field. ``memory`` (the memory analysis' ``MemoryOptions``, which already ran
+    at the base) adds activation and peak bytes, and each layer's saved bytes, to the fit."""
     evaluator = Evaluator(model, graph.tracer, graph.device, mode == "train")
     # Rows the params analysis adds for weights no executed layer reads have no costs to fit.
     base_costs = {layer.name: (layer.macs, layer.flops) for layer in graph.layers if layer.executed}
     params = {layer.name: layer.params for layer in graph.layers}
     kinds = {layer.name: f"{layer.kind} ({layer.type})" for layer in graph.layers}
-    result = fit_costs(dims, base_costs, params, kinds, lambda values: evaluator([t.at(values) for t in templates]))
+
+    def specs_at(values: dict[str, int]) -> list[InputSpec]:
+        return [t.at(values) for t in templates]
+
+    if memory is None:
+        result = fit_costs(dims, base_costs, params, kinds, lambda values: (evaluator(specs_at(values)), {}))
+    else:
+        from . import memory as symbolic_memory
+
+        points = symbolic_memory.MemoryPoints(model, memory, mode)
+        saved, totals = points.base(graph)
+        result = fit_costs(dims, symbolic_memory.with_memory(base_costs, saved), params, kinds,
+                           symbolic_memory.counter(evaluator, points, specs_at),
+                           layer_metrics=(symbolic_memory.LAYER_METRIC,), base_totals=totals,
+                           lenient={symbolic_memory.LAYER_METRIC, *symbolic_memory.TOTALS})
+        symbolic_memory.keep_layers(result, saved)
     graph.summaries["symbolic"] = result
     for layer in graph.layers:
         layer.attrs["symbolic"] = result.layer_dict(layer.name)
     names = ", ".join(f"{k}={v}" for k, v in result.base.items())
     graph.notes.append(f"symbolic costs fitted exactly on {len(result.fit_points)} shapes around {names} and "
                        f"verified on {len(result.verified_at)} more; valid for {result.valid_for()}")
+    if memory is not None:
+        graph.notes.append("symbolic memory: " + symbolic_memory.note(result))
     return result

@@ -28,12 +28,17 @@ def formula_diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any] |
     old_layers = {l["name"]: l.get("symbolic") for l in base.get("layers", []) if l.get("symbolic")}
     for layer in head.get("layers", []):
         formula = layer.get("symbolic")
-        if formula and layer["name"] in old_layers and old_layers[layer["name"]] != formula:
+        if formula and layer["name"] in old_layers and _costs(old_layers[layer["name"]]) != _costs(formula):
             changed.append({"name": layer["name"],
                             "flops": str(sympy.expand(sympy.sympify(formula["flops"])
                                                       - sympy.sympify(old_layers[layer["name"]]["flops"])))})
     out["layers_changed"] = changed
     return out
+
+
+def _costs(formula: dict[str, Any]) -> tuple:
+    """The cost formulas of a layer (its memory formulas, with --memory, are not compared here)."""
+    return tuple(formula.get(key) for key, _ in METRICS)
 
 
 def formula_lines(diff: dict[str, Any], markdown: bool = False) -> list[str]:
