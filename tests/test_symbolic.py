@@ -161,8 +161,8 @@ def test_range_answer_equals_brute_force():
     costs = report.symbolic
     name, upper = parse_over("L <= 4096", costs.dims)
     result = answer(costs, "flops", 10**9, name, upper)
-    brute = max(L for L in range(1, upper + 1) if all(costs.evaluate({"B": 1, "L": x})["flops"] <= 10**9
-                                                      for x in range(1, L + 1)))
+    fits = [costs.evaluate({"B": 1, "L": x})["flops"] <= 10**9 for x in range(1, upper + 1)]
+    brute = fits.index(False) if False in fits else upper  # every L up to it fits (sizes start at 1)
     assert result.largest == brute
     assert costs.evaluate({"B": 1, "L": brute + 1})["flops"] > 10**9
 
