@@ -81,6 +81,10 @@ def onednn_takes_lstm(dtype: torch.dtype) -> bool:
     return False
 
 
+def _pages(nbytes: int) -> int:
+    return -(-nbytes // _PAGE) * _PAGE
+
+
 def _good_ld(dim: int, itemsize: int) -> int:
     """oneDNN's ``get_good_ld``: leading dimensions padded to 64 bytes, never a multiple of 256 elements."""
     per_line = 64 // itemsize
@@ -111,11 +115,7 @@ def onednn_lstm_workspace_bytes(steps: int, batch: int, input_size: int, hidden:
         states * _good_ld(max(input_size, hidden), acc) * acc,  # ws_diff_states_iter
         states * hidden * acc,  # ws_diff_states_iter_c
     ]
-    return sum(-(-p // _PAGE) * _PAGE for p in parts)
-
-
-def _pages(nbytes: int) -> int:
-    return -(-nbytes // _PAGE) * _PAGE
+    return sum(_pages(p) for p in parts)
 
 
 def onednn_lstm_scratch_bytes(func: Any, args: Sequence[Any]) -> int:
@@ -137,7 +137,7 @@ def onednn_lstm_scratch_bytes(func: Any, args: Sequence[Any]) -> int:
         backward = True
     else:
         return 0
-    x, w_ih, w_hh = args[0], args[1], args[2]
+    x, w_ih = args[0], args[1]
     steps, batch, input_size = x.shape[0], x.shape[1], x.shape[2]
     hidden = int(args[15] if backward else args[10])
     size = x.element_size()
