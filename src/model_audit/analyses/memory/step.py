@@ -23,7 +23,7 @@ from ...errors import AuditError
 from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
-from .kernels import fused_attention
+from .kernels import fused_attention, onednn_lstm
 from .optimizers import describe, make_optimizer, state_tensors, warm_up
 from .tracker import LayerMemory, StorageTracker
 
@@ -94,7 +94,8 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
         if weights_dtype is not None:
             _cast_weights(model, WEIGHT_DTYPES[weights_dtype])
         args, kwargs = _to_meta(args), _to_meta(kwargs)
-        with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention():
+        with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention(), \
+                onednn_lstm(amp_device):
             try:
                 return _run(model, args, kwargs, tracker, kind, optimizer, amp, amp_device, weights_dtype,
                             loss_fn, wrapped)

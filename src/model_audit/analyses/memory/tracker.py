@@ -22,6 +22,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
 from ..costs import op_cost
+from .kernels import onednn_lstm_scratch_bytes
 from ...trace.meta_cache import META_KERNELS
 
 
@@ -135,7 +136,7 @@ class StorageTracker(TorchDispatchMode):
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self.track(leaf, "temporaries")
-        workspace = matmul_workspace(func, args)
+        workspace = matmul_workspace(func, args) + onednn_lstm_scratch_bytes(func, args)
         if workspace:  # alive only while the op runs: counted at this tick, freed before the next
             block = Block(workspace, self.clock, "temporaries", self.phase, self.scope[-1] if self.scope else None)
             self.blocks.append(block)
