@@ -161,3 +161,17 @@ def test_cli_flag_reaches_the_summary_and_bad_values_exit_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse's choices, as for --optimizer
         main([str(model_file), "--input", "2,64", "--memory", "--optimizer-impl", "multi"])
     assert exit_info.value.code == 2 and "invalid choice: 'multi'" in capsys.readouterr().err
+
+
+def test_optimizer_flops_are_counted_for_foreach_and_named_for_fused():
+    """foreach runs the for-loop's pointwise arithmetic over lists: AdamW's count is the same (it was 0);
+    a fused step has no formula and says so instead of a silent zero."""
+    model, args = wide_mlp(), _inputs()
+    forloop = measure_step(model, args, {}, optimizer="adamw", optimizer_impl="forloop").flops["optimizer"]
+    foreach = measure_step(model, args, {}, optimizer="adamw", optimizer_impl="foreach").flops["optimizer"]
+    numel = sum(p.numel() for p in model.parameters())
+    assert foreach == forloop and foreach >= 8 * numel  # decay, 2 moments (5), sqrt, div, add eps, addcdiv
+    report = model_audit.audit(model, args, mode="train", memory="train", optimizer_impl="fused", rules=False)
+    assert report.memory["flops_uncounted"] == {"optimizer": ["aten._fused_adamw_"]}
+    plain = model_audit.audit(model, args, mode="train", memory="train", optimizer_impl="foreach", rules=False)
+    assert "flops_uncounted" not in plain.memory

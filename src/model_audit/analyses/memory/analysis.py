@@ -92,6 +92,8 @@ def analyze(model: nn.Module, inputs: Any, input_shape: Any, options: MemoryOpti
     data = step.to_dict()
     data["batch"] = batch
     data["flops"] = dict(step.flops)
+    if step.flops_uncounted:  # never a silent zero: a fused optimizer step has no FLOP formula
+        data["flops_uncounted"] = {phase: list(names) for phase, names in step.flops_uncounted.items()}
     if options.checkpoint:
         data["checkpoint"] = _checkpoint_what_if(step, run(args, kwargs, options.checkpoint), options.checkpoint)
     if options.gpu_memory is not None:

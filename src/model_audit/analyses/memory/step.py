@@ -1,7 +1,7 @@
 """One training step (forward, backward, optimizer step) or one inference forward, run on meta.
 
 The model's parameters and buffers are swapped for meta stand-ins (``trace/placement.py``), a real
-``torch.optim`` optimizer is built on them and warmed up once (so its state exists, as at step 2
+``torch.optim`` optimizer is built on them (foreach, fused or the for-loop: ``optimizers.py``) and warmed up once (so its state exists, as at step 2
 of a real run), and the step runs under a ``StorageTracker``: every storage an op creates is
 counted while it lives, tensors saved for backward are marked by ``saved_tensors_hooks``, and the
 live total's peak and the phase it falls in are recorded. Nothing is materialized; the user's
@@ -53,6 +53,7 @@ class StepMemory:
     top_layers: list[tuple[str, int]]  # the layers whose saved activations hold most at the peak
     layers: dict[str, LayerMemory]
     flops: dict[str, int]  # FLOPs per phase (forward, backward, optimizer): the recompute cost of checkpoints
+    flops_uncounted: dict[str, list[str]] = field(default_factory=dict)  # phase -> ops without a FLOP formula
     checkpointed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -174,7 +175,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
         activations_bytes=activations, peak_bytes=tracker.peak, peak_phase=tracker.peak_phase,
         at_peak={c: at_peak[c] for c in CATEGORIES if c in at_peak},
         top_layers=tracker.top_layers_at(tracker.peak_clock), layers=dict(tracker.layers),
-        flops=dict(tracker.flops), checkpointed=wrapped)
+        flops=dict(tracker.flops), checkpointed=wrapped,
+        flops_uncounted={phase: sorted(names) for phase, names in tracker.uncounted.items()})
 
 
 def _meta_failure(model: nn.Module, error: Exception) -> str:
