@@ -222,7 +222,7 @@ def test_cli_memory_gpu_fit_budget_and_errors(tmp_path, capsys):
     target = _write_model(tmp_path)
     assert main([target, "--memory", "--mode", "train", "--gpu-memory", "T4", "--shard", "zero3:8"]) == 0
     out = capsys.readouterr().out
-    assert "Memory (training step, optimizer adamw, batch 4): peak" in out
+    assert "Memory (training step, optimizer adamw (foreach), batch 4): peak" in out  # auto on the planned GPU
     assert "T4 (16.00 GiB): fits" in out and "largest batch that fits" in out
     assert "zero3 over 8 ranks" in out
     assert main([target, "--memory", "--max-peak-memory", "1KiB"]) == 1
