@@ -86,10 +86,12 @@ def _quiet_heap():
             gc.enable()
 
 
-def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = None, optimizer: str = "adamw",
+def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = None,
+                  optimizer: str | Callable[[list], torch.optim.Optimizer] = "adamw",
                   amp: str | None = None, inference: bool = False,
                   checkpointed: Callable[[], Any] | None = None) -> dict[str, int]:
-    """Measure step 2 of a real training step (or one no_grad forward) on CPU; bytes."""
+    """Measure step 2 of a real training step (or one no_grad forward) on CPU; bytes. ``optimizer`` is a
+    name above (torch's default implementation on CPU: the for-loop) or a factory ``f(params)``."""
     kwargs = kwargs or {}
     autocast = (torch.autocast("cpu", dtype={"bf16": torch.bfloat16, "fp16": torch.float16}[amp])
                 if amp else contextlib.nullcontext())
@@ -102,7 +104,7 @@ def measured_step(model: torch.nn.Module, args: tuple, kwargs: dict | None = Non
             del output
         peak, _ = allocator_peak(prof.profiler.kineto_results.experimental_event_tree())
         return {"baseline": baseline, "peak": baseline + peak}
-    opt = OPTIMIZERS[optimizer](params)
+    opt = (optimizer if callable(optimizer) else OPTIMIZERS[optimizer])(params)
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)

@@ -41,7 +41,7 @@ def test_model_states_equal_the_real_tensors_nbytes(optimizer):
     torch.manual_seed(0)
     model = SmallCNN().train()
     x = torch.randn(4, 3, 32, 32)
-    predicted = measure_step(model, (x,), {}, optimizer=optimizer)
+    predicted = measure_step(model, (x,), {}, optimizer=optimizer, amp_device="cpu")  # planned for the oracle's CPU
     measured = measured_step(model, (x,), optimizer=optimizer)
     assert predicted.params_bytes == measured["params"]
     assert predicted.gradients_bytes == measured["gradients"]
@@ -123,7 +123,9 @@ ACCEPTANCE = ["resnet18", "resnet50", "vit_b_16", "gpt2", "bert", "unet"]
 def test_training_peak_within_5_percent_of_a_real_step(name, optimizer):
     torch.set_num_threads(max(1, torch.get_num_threads()))
     model, args, kwargs = build(name)
-    predicted = measure_step(model, args, kwargs, optimizer=optimizer)
+    # planned for CPU, as the oracle runs: torch's default there is the for-loop optimizer step (on CUDA,
+    # foreach: vit_b_16's AdamW step then peaks 13% higher, test_memory_optimizer_impl.py measures that)
+    predicted = measure_step(model, args, kwargs, optimizer=optimizer, amp_device="cpu")
     measured = measured_step(model, args, kwargs, optimizer=optimizer)
     assert predicted.params_bytes == measured["params"]
     assert predicted.gradients_bytes == measured["gradients"]
@@ -223,7 +225,7 @@ def test_cli_memory_gpu_fit_budget_and_errors(tmp_path, capsys):
     target = _write_model(tmp_path)
     assert main([target, "--memory", "--mode", "train", "--gpu-memory", "T4", "--shard", "zero3:8"]) == 0
     out = capsys.readouterr().out
-    assert "Memory (training step, optimizer adamw, batch 4): peak" in out
+    assert "Memory (training step, optimizer adamw (foreach), batch 4): peak" in out  # auto on the planned GPU
     assert "T4 (16.00 GiB): fits" in out and "largest batch that fits" in out
     assert "zero3 over 8 ranks" in out
     assert main([target, "--memory", "--max-peak-memory", "1KiB"]) == 1

@@ -62,6 +62,7 @@ class AuditOptions:
     # memory (analyses/memory): a training step or inference, measured on meta tensors
     memory: str | None = None  # "train" | "inference"
     optimizer: Any = "adamw"
+    optimizer_impl: str = "auto"  # "foreach" | "fused" | "forloop"; auto: torch's default on the planned GPU
     amp: str | None = None  # "bf16" | "fp16" autocast
     batch: int | None = None
     memory_options: dict[str, Any] | None = None  # checkpoint, gpu_memory, shard, context, weights_dtype
@@ -171,8 +172,9 @@ def _memory(model: nn.Module, inputs: Any, graph: LayerGraph, opts: AuditOptions
     returns the options the step ran with (a symbolic audit measures its other shapes with them)."""
     from .analyses.memory.analysis import MemoryOptions, analyze, annotate_layers
 
-    memory_opts = MemoryOptions.build(opts.memory, optimizer=opts.optimizer, amp=opts.amp, batch=opts.batch,
-                                      **(opts.memory_options or {}))
+    memory_opts = MemoryOptions.build(opts.memory, **{"optimizer": opts.optimizer, "optimizer_impl": opts.optimizer_impl,
+                                                      "amp": opts.amp, "batch": opts.batch,
+                                                      **(opts.memory_options or {})})
     with user_code(f"forward of {type(model).__name__} (memory)"):
         graph.summaries["memory"], step = analyze(model, inputs, opts.input_shape, memory_opts, mode=opts.mode)
     annotate_layers(graph.layers, step)

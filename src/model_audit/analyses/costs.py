@@ -523,11 +523,22 @@ for _name in sorted(ops.POINTWISE_COST):
     register(_op(_name), _op(_name + "_"))(_pointwise)
 
 
+def _foreach_elementwise(args, kwargs, out) -> Cost:
+    """1 per floating-point element of every tensor in the list (the pointwise op, once per tensor)"""
+    results = out if isinstance(out, (list, tuple)) and out else (args[0] if args else ())
+    return Cost(0, sum(numel(t.shape) for t in results if isinstance(t, torch.Tensor) and _is_float(t)))
+
+
+# the foreach optimizer steps (torch's default on CUDA) call these over lists of parameter-sized tensors
+for _name in sorted(ops.POINTWISE_COST):
+    register(_op("_foreach_" + _name), _op("_foreach_" + _name + "_"))(_foreach_elementwise)
+
+
 # --------------------------------------------------------------------------- zero-cost ops
 
 ZERO_COST: set[Any] = set()
 for _name in sorted(ops.ZERO_COST):
-    for _packet in (_op(_name), _op(_name + "_")):
+    for _packet in (_op(_name), _op(_name + "_"), _op("_foreach_" + _name), _op("_foreach_" + _name + "_")):
         if _packet is not None and _packet not in FORMULAS:
             ZERO_COST.add(_packet)
 

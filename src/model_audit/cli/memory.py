@@ -16,6 +16,10 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--optimizer", default="adamw",
                        choices=["sgd", "sgd-momentum", "adam", "adamw", "rmsprop", "adagrad"],
                        help="optimizer whose state the training step keeps (default adamw)")
+    group.add_argument("--optimizer-impl", default="auto", choices=["auto", "foreach", "fused", "forloop"],
+                       help="the optimizer step's implementation, whose temporaries differ (foreach: a copy the "
+                            "size of all parameters; fused: none); auto (default) is torch's default on the "
+                            "planned GPU: foreach")
     group.add_argument("--amp", choices=["bf16", "fp16"], default=None,
                        help="forward under torch.autocast with this dtype (CUDA's autocast op lists)")
     group.add_argument("--weights-dtype", choices=["fp32", "bf16", "fp16"], default=None,
@@ -38,10 +42,11 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
 def memory_kwargs(args: argparse.Namespace, budget: Budget) -> dict[str, Any]:
     """``audit()`` keywords; a peak-memory budget or a memory option alone turns the analysis on."""
     wants = any(getattr(args, k) is not None for k in ("checkpoint", "gpu_memory", "shard", "context", "amp",
-                                                      "weights_dtype", "batch"))
+                                                      "weights_dtype", "batch")) or getattr(args, "optimizer_impl", "auto") != "auto"
     kind = args.memory or ("train" if budget.peak_memory is not None or wants else None)
     if kind is None:
         return {}
-    return {"memory": kind, "optimizer": args.optimizer, "amp": args.amp, "batch": args.batch,
+    return {"memory": kind, "optimizer": args.optimizer, "optimizer_impl": getattr(args, "optimizer_impl", "auto"), "amp": args.amp,
+            "batch": args.batch,
             "memory_options": {"checkpoint": args.checkpoint, "gpu_memory": args.gpu_memory, "shard": args.shard,
                                "context": args.context, "weights_dtype": args.weights_dtype}}

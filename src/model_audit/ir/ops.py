@@ -264,6 +264,10 @@ AUTOCAST_FP32: dict[str, frozenset] = {
 # BLAS matmuls that copy an operand they cannot read in place (a stride-0 expanded gradient).
 BLAS_MATMULS = _names("mm addmm bmm baddbmm")
 
+# The fused optimizer steps (``fused=True``): one in-place kernel over every parameter, no output.
+# Some have no meta kernel in torch; the memory analysis runs those as the shape check they are.
+FUSED_OPTIMIZER_STEPS = _names("_fused_adam_ _fused_adamw_ _fused_sgd_ _fused_adagrad_")
+
 
 # ------------------------------------------------------------------------------ kinds
 

@@ -9,7 +9,9 @@ from ..units import format_bytes
 def describe(data: dict[str, Any]) -> list[str]:
     """Human lines for the table and Markdown: the peak, its parts, the fit, checkpointing, sharding, KV cache."""
     kind = "training step" if data["kind"] == "train" else "inference (no_grad)"
-    extras = ", ".join(x for x in (data.get("optimizer") and f"optimizer {data['optimizer']}",
+    optimizer = data.get("optimizer") and " ".join(
+        x for x in (f"optimizer {data['optimizer']}", data.get("optimizer_impl") and f"({data['optimizer_impl']})") if x)
+    extras = ", ".join(x for x in (optimizer,
                                    data.get("amp") and f"autocast {data['amp']}",
                                    data.get("weights_dtype") and f"weights {data['weights_dtype']}",
                                    data.get("batch") and f"batch {data['batch']}") if x)

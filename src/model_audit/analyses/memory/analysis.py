@@ -18,6 +18,7 @@ from ...target.inputs import as_specs, normalize_inputs
 from .fit import batch_of, fit_summary, largest_batch, with_batch
 from .gpus import gpu_capacity
 from .kv_cache import kv_cache_bytes
+from .optimizers import resolve_impl
 from .sharding import ShardSpec, deepspeed_figure, sharded_states
 from .step import AMP_DTYPES, StepMemory, measure_step
 
@@ -26,11 +27,13 @@ KINDS = ("train", "inference")
 
 @dataclass
 class MemoryOptions:
-    """What to measure. ``amp_device`` is the autocast device whose op lists apply (cuda by default:
-    the GPU the step is planned for); ``context`` asks for the KV cache of a decoder."""
+    """What to measure. ``amp_device`` is the device the step is planned for (cuda by default): its
+    autocast op lists apply, and ``optimizer_impl="auto"`` is the optimizer implementation torch picks
+    there (foreach on cuda, the for-loop on cpu); ``context`` asks for the KV cache of a decoder."""
 
     kind: str = "train"
     optimizer: str | Callable[..., torch.optim.Optimizer] = "adamw"
+    optimizer_impl: str = "auto"  # auto | foreach | fused | forloop
     amp: str | None = None
     amp_device: str = "cuda"
     weights_dtype: str | None = None
@@ -54,7 +57,10 @@ class MemoryOptions:
         if isinstance(checkpoint, str):
             checkpoint = [p.strip() for p in checkpoint.split(",") if p.strip()]
         known = {k: v for k, v in values.items() if v is not None}
-        return cls(kind=kind, checkpoint=tuple(checkpoint), **known)
+        options = cls(kind=kind, checkpoint=tuple(checkpoint), **known)
+        if kind == "train":  # an unknown implementation, or one the optimizer lacks: said before any tracing
+            resolve_impl(options.optimizer, options.optimizer_impl, options.amp_device)
+        return options
 
 
 def example_inputs(model: nn.Module, inputs: Any, input_shape: Any) -> tuple[tuple, dict]:
@@ -83,6 +89,8 @@ def analyze(model: nn.Module, inputs: Any, input_shape: Any, options: MemoryOpti
     data = step.to_dict()
     data["batch"] = batch
     data["flops"] = dict(step.flops)
+    if step.flops_uncounted:  # never a silent zero: a fused optimizer step has no FLOP formula
+        data["flops_uncounted"] = {phase: list(names) for phase, names in step.flops_uncounted.items()}
     if options.checkpoint:
         data["checkpoint"] = _checkpoint_what_if(step, run(args, kwargs, options.checkpoint), options.checkpoint)
     if options.gpu_memory is not None:
@@ -115,8 +123,8 @@ def measure(model: nn.Module, args: tuple, kwargs: dict, options: MemoryOptions,
             checkpoint: Sequence[str] = ()) -> StepMemory:
     """One step with ``options``' kind, optimizer, autocast, weights dtype and loss: the step every figure
     of the analysis comes from (the symbolic fit measures its other shapes with it too)."""
-    return measure_step(model, args, kwargs, kind=options.kind, optimizer=options.optimizer, mode=mode,
-                        amp=options.amp, amp_device=options.amp_device, weights_dtype=options.weights_dtype,
+    return measure_step(model, args, kwargs, kind=options.kind, optimizer=options.optimizer,
+                        optimizer_impl=options.optimizer_impl, mode=mode, amp=options.amp, amp_device=options.amp_device, weights_dtype=options.weights_dtype,
                         checkpoint=checkpoint, loss_fn=options.loss_fn)
 
 

@@ -1,8 +1,8 @@
 """One training step (forward, backward, optimizer step) or one inference forward, run on meta.
 
 The model's parameters and buffers are swapped for meta stand-ins (``trace/placement.py``), a real
-``torch.optim`` optimizer is built on them and warmed up once (so its state exists, as at step 2
-of a real run), and the step runs under a ``StorageTracker``: every storage an op creates is
+``torch.optim`` optimizer is built on them (foreach, fused or the for-loop: ``optimizers.py``) and
+warmed up once (so its state exists, as at step 2 of a real run), and the step runs under a ``StorageTracker``: every storage an op creates is
 counted while it lives, tensors saved for backward are marked by ``saved_tensors_hooks``, and the
 live total's peak and the phase it falls in are recorded. Nothing is materialized; the user's
 model is restored exactly (mode, parameters, buffers, no hooks, no ``.grad``).
@@ -24,7 +24,7 @@ from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
 from .kernels import fused_attention, onednn_lstm
-from .optimizers import describe, make_optimizer, state_tensors, warm_up
+from .optimizers import describe, make_optimizer, resolve_impl, state_tensors, stepping_on_meta, warm_up
 from .tracker import LayerMemory, StorageTracker
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -38,6 +38,7 @@ class StepMemory:
 
     kind: str  # "train" or "inference"
     optimizer: str | None
+    optimizer_impl: str | None  # the implementation the step ran: foreach, fused or forloop (None: inference)
     amp: str | None
     weights_dtype: str | None
     params_bytes: int
@@ -52,12 +53,14 @@ class StepMemory:
     top_layers: list[tuple[str, int]]  # the layers whose saved activations hold most at the peak
     layers: dict[str, LayerMemory]
     flops: dict[str, int]  # FLOPs per phase (forward, backward, optimizer): the recompute cost of checkpoints
+    flops_uncounted: dict[str, list[str]] = field(default_factory=dict)  # phase -> ops without a FLOP formula
     checkpointed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "optimizer": self.optimizer,
+            "optimizer_impl": self.optimizer_impl,
             "amp": self.amp,
             "weights_dtype": self.weights_dtype,
             "params_bytes": self.params_bytes,
@@ -74,12 +77,15 @@ class StepMemory:
 
 
 def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "train",
-                 optimizer: str | Callable[..., torch.optim.Optimizer] = "adamw", mode: str = "train",
+                 optimizer: str | Callable[..., torch.optim.Optimizer] = "adamw", optimizer_impl: str = "auto",
+                 mode: str = "train",
                  amp: str | None = None, amp_device: str = "cuda", weights_dtype: str | None = None,
                  checkpoint: Sequence[str] = (), loss_fn: Callable[[Any], torch.Tensor] | None = None) -> StepMemory:
     """Measure one step of ``model`` on meta copies of ``args``/``kwargs`` (see the module docstring).
 
-    ``amp`` ("bf16"/"fp16") runs forward under ``torch.autocast(amp_device)``; ``weights_dtype``
+    ``amp_device`` is the device the step is planned for: ``amp`` ("bf16"/"fp16") runs forward under
+    ``torch.autocast(amp_device)``'s policy, and ``optimizer_impl`` "auto" is the optimizer implementation
+    torch picks there (foreach on cuda, the for-loop on cpu; see ``optimizers.py``); ``weights_dtype``
     stores floating parameters and buffers in that dtype; ``checkpoint`` wraps the modules whose
     class name or qualified name matches a pattern in ``torch.utils.checkpoint``.
     """
@@ -89,6 +95,7 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
         raise AuditError(f"unknown --amp {amp!r}; use one of {', '.join(AMP_DTYPES)}")
     if weights_dtype is not None and weights_dtype not in WEIGHT_DTYPES:
         raise AuditError(f"unknown weights dtype {weights_dtype!r}; use one of {', '.join(WEIGHT_DTYPES)}")
+    impl = resolve_impl(optimizer, optimizer_impl, amp_device) if kind == "train" else None
     meta = torch.device("meta")
     with preserved_state(model, mode == "train"), placed_on(model, meta):
         if weights_dtype is not None:
@@ -97,14 +104,14 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
         with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention(), \
                 onednn_lstm(amp_device):
             try:
-                return _run(model, args, kwargs, tracker, kind, optimizer, amp, amp_device, weights_dtype,
+                return _run(model, args, kwargs, tracker, kind, optimizer, impl, amp, amp_device, weights_dtype,
                             loss_fn, wrapped)
             except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
                 raise AuditError(_meta_failure(model, error)) from None
 
 
 def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, kind: str, optimizer: Any,
-         amp: str | None, amp_device: str, weights_dtype: str | None, loss_fn: Callable | None,
+         impl: str | None, amp: str | None, amp_device: str, weights_dtype: str | None, loss_fn: Callable | None,
          wrapped: list[str]) -> StepMemory:
     params = _unique(p for p in model.parameters())
     trainable = [p for p in params if p.requires_grad]
@@ -112,7 +119,7 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
     if kind == "train":
         if not trainable:
             raise AuditError("the model has no trainable parameters: there is no training step to measure")
-        opt = make_optimizer(optimizer, trainable)
+        opt, impl = make_optimizer(optimizer, trainable, impl, amp_device)
         warm_up(opt, trainable)
     for p in params:
         tracker.track(p, "params")
@@ -149,7 +156,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
                     if block is not None:
                         block.category = "gradients"
             tracker.phase = "optimizer"
-            opt.step()
+            with stepping_on_meta(opt):
+                opt.step()
             tracker.tick()
             del output, loss
     grads = sum(p.grad.nbytes for p in trainable if p.grad is not None) if opt is not None else 0
@@ -159,7 +167,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
     else:
         activations = at_peak.get("temporaries", 0)
     return StepMemory(
-        kind=kind, optimizer=describe(optimizer) if kind == "train" else None, amp=amp, weights_dtype=weights_dtype,
+        kind=kind, optimizer=describe(optimizer) if kind == "train" else None,
+        optimizer_impl=impl if kind == "train" else None, amp=amp, weights_dtype=weights_dtype,
         params_bytes=sum(p.nbytes for p in params), gradients_bytes=grads,
         optimizer_bytes=sum(s.nbytes for s in state_tensors(opt)) if opt is not None else 0,
         buffers_bytes=sum(b.nbytes for b in _unique(model.buffers())),
@@ -167,7 +176,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
         activations_bytes=activations, peak_bytes=tracker.peak, peak_phase=tracker.peak_phase,
         at_peak={c: at_peak[c] for c in CATEGORIES if c in at_peak},
         top_layers=tracker.top_layers_at(tracker.peak_clock), layers=dict(tracker.layers),
-        flops=dict(tracker.flops), checkpointed=wrapped)
+        flops=dict(tracker.flops), checkpointed=wrapped,
+        flops_uncounted={phase: sorted(names) for phase, names in tracker.uncounted.items()})
 
 
 def _meta_failure(model: nn.Module, error: Exception) -> str:

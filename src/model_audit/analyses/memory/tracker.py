@@ -21,7 +21,7 @@ from ...ir import ops
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from ..costs import op_cost
+from ..costs import op_cost, op_name
 from .kernels import onednn_lstm_scratch_bytes
 from ...trace.meta_cache import META_KERNELS
 
@@ -66,6 +66,7 @@ class StorageTracker(TorchDispatchMode):
         self.scope: list[str] = []
         self.layers: dict[str, LayerMemory] = {}
         self.flops: dict[str, int] = {}
+        self.uncounted: dict[str, set[str]] = {}  # phase -> ops with no FLOP formula (a fused optimizer step)
 
     # -- storages ---------------------------------------------------------------------------
     def track(self, t: torch.Tensor, category: str) -> Block | None:
@@ -133,6 +134,8 @@ class StorageTracker(TorchDispatchMode):
         cost = op_cost(func, args, kwargs, out)
         if cost is not None:
             self.flops[self.phase] = self.flops.get(self.phase, 0) + cost.flops
+        else:
+            self.uncounted.setdefault(self.phase, set()).add(op_name(func))
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self.track(leaf, "temporaries")
