@@ -133,3 +133,32 @@ def test_lstm_tagger_bf16_autocast_training_peak():
     measured = measured_step(model, args, kwargs, optimizer="adamw", amp="bf16")
     err = _relative(predicted.peak_bytes, measured["peak"])
     assert -0.05 <= err <= 0.05, f"predicted {predicted.peak_bytes} measured {measured['peak']} ({err:+.2%})"
+
+
+@needs_onednn
+def test_cli_memory_device_plans_the_step_for_the_cpu(tmp_path, capsys):
+    """``--memory-device cpu`` is the CLI spelling of the planned device: the JSON's activation bytes
+    are the CPU-planned step's (with oneDNN's workspaces), not the default CUDA plan's."""
+    import json
+
+    from model_audit.cli.main import main
+
+    path = tmp_path / "net.py"
+    path.write_text("import torch.nn as nn\n"
+                    "class Net(nn.Module):\n"
+                    "    def __init__(self):\n"
+                    "        super().__init__()\n"
+                    "        self.rnn = nn.LSTM(64, 192, num_layers=2, bidirectional=True)\n"
+                    "    def forward(self, x):\n"
+                    "        return self.rnn(x)[0]\n"
+                    "model = Net()\ninput_shape = (12, 3, 64)\n")
+    memory = {}
+    for device in ("cpu", "cuda"):
+        assert main([str(path), "--memory", "--optimizer", "sgd", "--memory-device", device, "--format", "json",
+                     "--no-rules"]) == 0
+        memory[device] = json.loads(capsys.readouterr().out)["summary"]["memory"]
+    workspaces = 2 * onednn_lstm_workspace_bytes(12, 3, 64, 192) + 2 * onednn_lstm_workspace_bytes(12, 3, 384, 192)
+    assert memory["cpu"]["activations_bytes"] >= workspaces > memory["cuda"]["activations_bytes"]
+    with pytest.raises(SystemExit) as bad:
+        main([str(path), "--memory", "--memory-device", "tpu"])
+    assert bad.value.code == 2 and "--memory-device: invalid choice: 'tpu'" in capsys.readouterr().err

@@ -20,8 +20,11 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the optimizer step's implementation, whose temporaries differ (foreach: a copy the "
                             "size of all parameters; fused: none); auto (default) is torch's default on the "
                             "planned GPU: foreach")
+    group.add_argument("--memory-device", choices=["cuda", "cpu"], default=None,
+                       help="the device the step is planned for (default cuda): its autocast op lists, the "
+                            "optimizer implementation auto picks and the recurrent kernels it runs")
     group.add_argument("--amp", choices=["bf16", "fp16"], default=None,
-                       help="forward under torch.autocast with this dtype (CUDA's autocast op lists)")
+                       help="forward under torch.autocast with this dtype (the planned device's op lists)")
     group.add_argument("--weights-dtype", choices=["fp32", "bf16", "fp16"], default=None,
                        help="store parameters and buffers in this dtype (e.g. bf16 weights)")
     group.add_argument("--checkpoint", metavar="BLOCK[,BLOCK]", default=None,
@@ -42,11 +45,12 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
 def memory_kwargs(args: argparse.Namespace, budget: Budget) -> dict[str, Any]:
     """``audit()`` keywords; a peak-memory budget or a memory option alone turns the analysis on."""
     wants = any(getattr(args, k) is not None for k in ("checkpoint", "gpu_memory", "shard", "context", "amp",
-                                                      "weights_dtype", "batch")) or getattr(args, "optimizer_impl", "auto") != "auto"
+                                                      "weights_dtype", "batch", "memory_device")) or getattr(args, "optimizer_impl", "auto") != "auto"
     kind = args.memory or ("train" if budget.peak_memory is not None or wants else None)
     if kind is None:
         return {}
     return {"memory": kind, "optimizer": args.optimizer, "optimizer_impl": getattr(args, "optimizer_impl", "auto"), "amp": args.amp,
             "batch": args.batch,
             "memory_options": {"checkpoint": args.checkpoint, "gpu_memory": args.gpu_memory, "shard": args.shard,
-                               "context": args.context, "weights_dtype": args.weights_dtype}}
+                               "context": args.context, "weights_dtype": args.weights_dtype,
+                               **({"amp_device": args.memory_device} if args.memory_device else {})}}
