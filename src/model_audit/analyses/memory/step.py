@@ -24,6 +24,7 @@ from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
 from .kernels import fused_attention
+from .timeline import downsample
 from .optimizers import describe, make_optimizer, state_tensors, warm_up
 from .tracker import LayerMemory, StorageTracker
 
@@ -53,6 +54,7 @@ class StepMemory:
     layers: dict[str, LayerMemory]
     flops: dict[str, int]  # FLOPs per phase (forward, backward, optimizer): the recompute cost of checkpoints
     checkpointed: list[str] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # live bytes over the step (timeline.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +72,7 @@ class StepMemory:
             "peak_phase": self.peak_phase,
             "at_peak": dict(self.at_peak),
             "top_layers": [{"name": n, "bytes": b} for n, b in self.top_layers],
+            "timeline": [dict(point) for point in self.timeline],
         }
 
 
@@ -166,7 +169,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
         activations_bytes=activations, peak_bytes=tracker.peak, peak_phase=tracker.peak_phase,
         at_peak={c: at_peak[c] for c in CATEGORIES if c in at_peak},
         top_layers=tracker.top_layers_at(tracker.peak_clock), layers=dict(tracker.layers),
-        flops=dict(tracker.flops), checkpointed=wrapped)
+        flops=dict(tracker.flops), checkpointed=wrapped,
+        timeline=downsample(tracker.samples, tracker.peak_clock - 1))
 
 
 def _meta_failure(model: nn.Module, error: Exception) -> str:
