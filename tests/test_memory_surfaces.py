@@ -285,3 +285,15 @@ def test_baseline_records_peak_memory_and_fails_on_its_regression_naming_the_top
     assert "params grew" not in result.stdout.str()
     pytester.runpytest("-p", "no:cacheprovider", f"--model-audit-baseline={baseline}",
                        "--model-audit-tolerance=40%").assert_outcomes(passed=2)
+
+
+def test_peak_memory_budget_rows_show_bytes_in_markdown_and_html(tmp_path, capsys):
+    model = tmp_path / "mlp.py"
+    model.write_text("import torch.nn as nn\nmodel = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 10))\n"
+                     "input_shape = (16, 32)\n")
+    code, out, err = _cli(capsys, str(model), "--max-peak-memory", "1GiB", "-f", "json")
+    peak = json.loads(out)["summary"]["memory"]["peak_bytes"]
+    code, out, err = _cli(capsys, str(model), "--max-peak-memory", "1GiB", "-f", "markdown")
+    assert code == 0 and f"| peak memory | {format_bytes(peak)} | {format_bytes(2**30)} | ✅ |" in out
+    code, out, err = _cli(capsys, str(model), "--max-peak-memory", "1GiB", "-f", "html")
+    assert f"peak memory within {format_bytes(2**30)}" in out
