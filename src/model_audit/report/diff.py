@@ -135,7 +135,7 @@ def _notes(diff: ReportDiff, quote: Any) -> list[str]:
         lines.append(f"{what} ran for the {side} report only: its figures are not compared")
     for m, top in diff.holders.items():
         if diff.delta(m):
-            lines.append(f"{LABEL[m]} {_METRICS[m].holders_label} (head): "
+            lines.append(f"head {LABEL[m]}, {_METRICS[m].holders_label}: "
                          + ", ".join(f"{quote(name)} ({_METRICS[m].format(value)})" for name, value in top))
     return lines
 
