@@ -12,7 +12,6 @@ import random
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
 import torch
 import torch.nn as nn
 
@@ -25,6 +24,8 @@ from model_audit.render.html import render_html
 from model_audit.render.markdown import render_markdown
 from model_audit.render.memory import describe
 from model_audit.units import format_bytes
+
+pytest_plugins = ["pytester"]
 
 
 class BNNet(nn.Module):
@@ -202,7 +203,7 @@ def test_diff_memory_gate_names_what_holds_the_peak_and_one_sided_memory_is_said
     code, out, err = _cli(capsys, "diff", sgd, adamw, "--max-increase", "1%")
     assert code == 1 and "params grew" not in err  # only memory grew
     top = adamw_report.memory["top_layers"][0]
-    assert f"peak memory grew from" in err and f"held most at the peak: {top['name']} ({format_bytes(top['bytes'])})" in err
+    assert "peak memory grew from" in err and f"held most at the peak: {top['name']} ({format_bytes(top['bytes'])})" in err
     plain = _write(tmp_path, "plain.json", model_audit.audit(model, input_shape=(512, 64)))
     code, out, err = _cli(capsys, "diff", plain, adamw, "-f", "json")
     data = json.loads(out)
@@ -226,8 +227,6 @@ def test_diff_rejects_a_malformed_memory_figure_in_one_line(tmp_path, capsys):
 
 
 # -- pytest baselines
-
-pytest_plugins = ["pytester"]
 
 BASELINE_TESTS = """
 import os
