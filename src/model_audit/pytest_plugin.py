@@ -7,7 +7,9 @@
   fixture makes during the test;
 - ``--model-audit-report=PATH``: every audit of the session as JSON;
 - ``--model-audit-baseline=FILE`` (compare; growth beyond ``--model-audit-tolerance`` fails the
-  test) and ``--model-audit-update`` (store), after pytest-benchmark's save/compare;
+  test, naming what holds most) and ``--model-audit-update`` (store), after pytest-benchmark's
+  save/compare; the gated METRICS (params, MACs, FLOPs, and the peak memory when the memory
+  analysis ran);
 - a terminal summary table of the audited models.
 
 Under pytest-xdist each worker sends its audits to the controller through ``workeroutput`` (the
@@ -23,12 +25,8 @@ from typing import Any, Callable
 
 import pytest
 
-from .report.budget import Budget, BudgetError, check_budget
-from .report.metrics import METRICS as _METRICS
-from .units import format_count
-
-METRICS = tuple(_METRICS)
-_LABEL = {key: metric.label for key, metric in _METRICS.items()}
+from .report.budget import Budget, BudgetError, check_budget, amount, holders, holders_text
+from .report.metrics import METRICS, gated
 _WORKER_KEY = "model_audit_records"
 BASELINE_SCHEMA = 1
 
@@ -66,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--model-audit-update", action="store_true", default=False,
                     help="store this session's figures in --model-audit-baseline FILE instead of comparing")
     group.addoption("--model-audit-tolerance", metavar="PCT", default="0%",
-                    help="allowed growth of params/MACs/FLOPs over the baseline, e.g. 1%% or 0.01 (default: 0%%)")
+                    help="allowed growth of params/MACs/FLOPs (and peak memory, when measured) over the baseline, "
+                         "e.g. 1%% or 0.01 (default: 0%%)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -174,9 +173,19 @@ def _marker_budget(node: pytest.Item) -> Budget | None:
 
 
 def _record(nodeid: str, name: str, key: str, report: Any) -> dict[str, Any]:
-    return {"test": nodeid, "name": name, "key": key, "params": report.params, "macs": report.macs,
-            "flops": report.flops, "findings": len(report.findings),
+    """What the session keeps of one audit: every gated figure it has (peak memory when the memory
+    analysis ran), what holds most of each optional one, and the JSON report."""
+    figures = {m.key: m.of_report(report) for m in gated()}
+    figures = {k: int(v) for k, v in figures.items() if v is not None}
+    held = {m.key: holders(report, m) for m in gated() if m.optional and m.key in figures}
+    return {"test": nodeid, "name": name, "key": key, **figures, "findings": len(report.findings),
+            "holders": {k: [[n, v] for n, v in top] for k, top in held.items() if top},
             "report": json.loads(json.dumps(report.to_dict(), default=str))}
+
+
+def _figures(record: dict[str, Any]) -> dict[str, int]:
+    """The gated figures a record (or a baseline entry) has."""
+    return {m.key: record[m.key] for m in gated() if record.get(m.key) is not None}
 
 
 def _compare(state: _State, key: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -184,17 +193,20 @@ def _compare(state: _State, key: str, record: dict[str, Any]) -> dict[str, Any]:
     if base is None:
         return {"status": "new"}
     regressions, changes = [], {}
-    for metric in METRICS:
-        old, new = int(base.get(metric, 0)), int(record[metric])
+    for metric in gated():
+        if metric.key not in record or (metric.optional and metric.key not in base):
+            continue  # an optional figure (peak memory) is compared when both sides measured it
+        old, new = int(base.get(metric.key, 0)), int(record[metric.key])
         if old != new:
-            changes[metric] = new - old
+            changes[metric.key] = new - old
         if new > old * (1 + state.tolerance) and new > old:
             growth = f"+{100.0 * (new - old) / old:.2f}%" if old else "from zero"
-            regressions.append(f"{_LABEL[metric]} grew from {old:,} to {new:,} ({growth}; tolerance "
-                               f"{100 * state.tolerance:g}%) over baseline {state.baseline_path}; accept it with "
-                               "--model-audit-update")
+            top = [(n, v) for n, v in record.get("holders", {}).get(metric.key, [])]
+            regressions.append(f"{metric.label} grew from {amount(metric, old)} to {amount(metric, new)} ({growth}; "
+                               f"tolerance {100 * state.tolerance:g}%) over baseline {state.baseline_path}"
+                               f"{holders_text(metric, top, new)}; accept it with --model-audit-update")
     status = "regressed" if regressions else ("changed" if changes else "same")
-    return {"status": status, "base": {m: base.get(m) for m in METRICS}, "delta": changes, "regressions": regressions}
+    return {"status": status, "base": _figures(base), "delta": changes, "regressions": regressions}
 
 
 # -- gathering (pytest-xdist) and session output
@@ -231,7 +243,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
         state.baseline_path.parent.mkdir(parents=True, exist_ok=True)
         # merged under a lock with what other sessions stored meanwhile: none of their entries is lost
-        merge_baseline(state.baseline_path, {r["key"]: {m: r[m] for m in METRICS} for r in state.records})
+        merge_baseline(state.baseline_path, {r["key"]: _figures(r) for r in state.records})
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -240,13 +252,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from tabulate import tabulate
 
+    shown = [m for m in gated() if any(m.key in r for r in state.records)]  # peak memory only if measured
     rows = []
     for r in state.records:
         budget = "-" if "budget" not in r else ("over" if r.get("breaches") else "ok")
-        rows.append([r["test"], r["name"], format_count(r["params"]), format_count(r["macs"]), format_count(r["flops"]),
+        rows.append([r["test"], r["name"], *[m.format(r[m.key]) if m.key in r else "-" for m in shown],
                      r["findings"], budget, _baseline_cell(r, state)])
     terminalreporter.write_sep("-", "model-audit")
-    terminalreporter.write_line(tabulate(rows, headers=["test", "model", "params", "MACs", "FLOPs", "findings", "budget",
+    terminalreporter.write_line(tabulate(rows, headers=["test", "model", *[m.label for m in shown], "findings", "budget",
                                                         "baseline"], tablefmt="simple", disable_numparse=True))
     if state.update and state.baseline_path is not None:
         terminalreporter.write_line(f"model-audit: stored {len(state.records)} audit(s) in {state.baseline_path}")
@@ -266,7 +279,8 @@ def _baseline_cell(record: dict[str, Any], state: _State) -> str:
     parts = []
     for metric, delta in info["delta"].items():
         old = base.get(metric) or 0
-        parts.append(f"{_LABEL[metric]} {100.0 * delta / old:+.2f}%" if old else f"{_LABEL[metric]} {delta:+,}")
+        label = METRICS[metric].label if metric in METRICS else metric
+        parts.append(f"{label} {100.0 * delta / old:+.2f}%" if old else f"{label} {delta:+,}")
     return ("REGRESSED " if info["status"] == "regressed" else "") + ", ".join(parts)
 
 

@@ -203,9 +203,9 @@ def render_text(results: list[TargetResult]) -> str:
             lines += note
             continue
         report, limits = r.report, r.spec.budget
-        figures = ", ".join(f"{metric.label} {format_count(getattr(report, m))}"
-                            + (f"/{format_count(getattr(limits, m))}" if getattr(limits, m, None) is not None else "")
-                            for m, metric in METRICS.items())
+        figures = ", ".join(f"{metric.label} {metric.format(metric.of_report(report))}"
+                            + (f"/{metric.format(getattr(limits, m))}" if getattr(limits, m, None) is not None else "")
+                            for m, metric in METRICS.items() if metric.gate and metric.of_report(report) is not None)
         count = len(report.findings)
         lines.append(f"{r.status.upper():<5} {plain(r.spec.name)}: {figures}, {count} finding{'s' if count != 1 else ''}")
         lines += note

@@ -1,4 +1,4 @@
-"""``model-audit diff base.json head.json``: params/MACs/FLOPs deltas, in total and per layer.
+"""``model-audit diff base.json head.json``: params/MACs/FLOPs (and memory) deltas, in total and per layer.
 
 Both files are ``model-audit --format json`` reports (e.g. main's CI artifact and the pull
 request's). ``--max-increase 2%`` makes it a gate: exit 1 when a total grows by more.
@@ -13,14 +13,18 @@ from typing import Any
 from ..errors import AuditError
 from ..numbers import parse_percent
 from ..report.report_file import report_problem
-from ..report.diff import LABEL, METRICS, diff_reports, render_diff_json, render_diff_markdown, render_diff_table
+from ..escaping import plain
+from ..report.budget import amount, holders_text
+from ..report.diff import diff_reports, render_diff_json, render_diff_markdown, render_diff_table
+from ..report.metrics import METRICS
 from ._output import write_output
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="model-audit diff",
                                      description="Compare two `model-audit --format json` reports: total and per-layer "
-                                                 "params/MACs/FLOPs deltas (layers added, removed, changed).")
+                                                 "params/MACs/FLOPs deltas, and memory when both ran --memory "
+                                                 "(layers added, removed, changed).")
     parser.add_argument("base", help="the report before the change (JSON)")
     parser.add_argument("head", help="the report after the change (JSON)")
     parser.add_argument("--format", "-f", default="table", choices=["table", "markdown", "json"],
@@ -28,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", metavar="FILE", help="write the diff to FILE instead of stdout")
     parser.add_argument("--all", action="store_true", help="list every changed layer (default: the first 50)")
     parser.add_argument("--max-increase", metavar="PCT", default=None,
-                        help="exit 1 when params, MACs or FLOPs grow by more than PCT (e.g. 0, 1%%, 2.5%%)")
+                        help="exit 1 when params, MACs, FLOPs or (when both reports have it) the peak memory grow by "
+                             "more than PCT (e.g. 0, 1%%, 2.5%%)")
     return parser
 
 
@@ -53,12 +58,14 @@ def main(argv: list[str]) -> int:
     write_output(text, args.output)
     if limit is None:
         return 0
-    grown = [m for m in METRICS if diff.delta(m) > 0 and (diff.growth(m) is None or diff.growth(m) > limit)]
-    for metric in grown:
-        base, head = diff.totals[metric]
-        change = "from zero" if diff.growth(metric) is None else f"{100 * diff.growth(metric):+.2f}%"
-        print(f"model-audit: {LABEL[metric]} grew from {base:,} to {head:,} ({change}), more than "
-              f"--max-increase {args.max_increase}", file=sys.stderr)
+    grown = [m for m in diff.totals if METRICS[m].gate and diff.delta(m) > 0
+             and (diff.growth(m) is None or diff.growth(m) > limit)]
+    for key in grown:
+        metric, (base, head) = METRICS[key], diff.totals[key]
+        change = "from zero" if diff.growth(key) is None else f"{100 * diff.growth(key):+.2f}%"
+        print(f"model-audit: {metric.label} grew from {amount(metric, base)} to {amount(metric, head)} ({change}), "
+              f"more than --max-increase {args.max_increase}"
+              + plain(holders_text(metric, diff.holders.get(key, []), head)), file=sys.stderr)
     return 1 if grown else 0
 
 READABLE_SCHEMAS = (1, 2)

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from ..config import ProjectConfig
 from ..report.budget import Breach, Budget, budget_section, check_budget
+from ..report.metrics import gated
 
 
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,12 +28,10 @@ def budget_from(args: argparse.Namespace, project: ProjectConfig | None) -> Budg
     """pyproject's ``max-*`` keys, overridden by the command line; BudgetError (exit 2) on a bad unit."""
     base = Budget.from_table(project.data, project.where) if project is not None and project.data else Budget()
     cli = Budget()
-    for metric in ("params", "macs", "flops"):
-        value = getattr(args, f"max_{metric}")
+    for metric in gated():
+        value = getattr(args, "max_" + metric.key, None)
         if value is not None:
-            cli = cli.override(Budget.parse(where=f"--max-{metric}", **{metric: value}))
-    if getattr(args, "max_peak_memory", None) is not None:
-        cli = cli.override(Budget.parse(where="--max-peak-memory", peak_memory=args.max_peak_memory))
+            cli = cli.override(Budget.parse(where="--" + metric.budget_key, **{metric.key: value}))
     return base.override(cli)
 
 

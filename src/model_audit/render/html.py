@@ -2,7 +2,8 @@
 
 No scripts, no external stylesheet or font: the file opens the same from a CI artifact, an
 e-mail attachment or a laptop without network. Charts are plain SVG drawn here: MACs and params
-by layer, and, when probes ran, the gradient norm by depth on a log scale.
+by layer, when probes ran the gradient norm by depth on a log scale, and when the memory analysis
+ran live memory over the step (memory_chart.py).
 """
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS
+from ..report.metrics import METRICS
 from .cells import findings_by_layer, findings_cell, params_cell
+from .memory_chart import memory_section
 from .receptive_field import row_field
 from .rollup import rows
 
@@ -34,7 +37,8 @@ th{background:#f6f8fa}td.n{text-align:right;font-variant-numeric:tabular-nums}co
 def render_html(report: AuditReport, depth: int | None = None, all_rows: bool = False, **_: Any) -> str:
     """The page; the layers table has the terminal table's columns and folds view rows unless ``all_rows``."""
     title = f"model-audit: {report.model}"
-    body = [f"<h1>{escape(title)}</h1>", _summary(report), _budgets(report), _findings(report), _graph(report)]
+    body = [f"<h1>{escape(title)}</h1>", _summary(report), _budgets(report), _findings(report), memory_section(report),
+            _graph(report)]
     table = rows(report, depth, fold=not all_rows)
     body.append("<h2>MACs by layer</h2>" + bar_chart([(r.name, r.macs) for r in table], "MACs", "#0969da"))
     body.append("<h2>Parameters by layer</h2>" + bar_chart([(r.name, r.params) for r in table], "params", "#8250df"))
@@ -42,7 +46,7 @@ def render_html(report: AuditReport, depth: int | None = None, all_rows: bool = 
     if norms:
         body.append("<h2>Gradient norm by depth</h2>" + line_chart(norms))
     body.append(_layers(report, table, depth, all_rows))
-    extras = extras_text(report).strip()
+    extras = extras_text(report, memory=False).strip()  # the memory section above has its lines
     if extras:
         body.append(f"<h2>Extras</h2><pre>{escape(extras)}</pre>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -70,7 +74,7 @@ def _budgets(report: AuditReport) -> str:
     breached = {b["metric"]: b["message"] for b in section.get("breaches", [])}
     items = []
     for metric, limit in section["limits"].items():
-        shown = format_count(limit) if metric in ("params", "macs", "flops") else str(limit)
+        shown = METRICS[metric].format(limit) if metric in METRICS else str(limit)
         if metric in breached:
             items.append(f"<li class=\"bad\">✗ {escape(breached[metric])}</li>")
         else:

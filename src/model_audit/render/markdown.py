@@ -11,7 +11,9 @@ from .table import extras_text
 from ..report.audit_report import AuditReport
 from ..units import format_count
 from ..report.budget import LABELS, uncounted_fraction
+from ..report.metrics import METRICS
 from ..escaping import md_code, md_text
+from .memory import describe
 from .rollup import rows
 
 TOP_LAYERS = 15
@@ -40,8 +42,9 @@ def render_markdown(report: AuditReport, depth: int | None = None, top: int = TO
     out += symbolic_markdown(report)
     out += _budget_section(report)
     out += _findings_section(report)
+    out += _memory_section(report)
     out += _layers_section(report, depth, top)
-    extras = extras_text(report).strip()
+    extras = extras_text(report, memory=False).strip()
     if extras:
         out += ["", "```", extras, "```"]
     return "\n".join(out) + "\n"
@@ -62,19 +65,27 @@ def _budget_section(report: AuditReport) -> list[str]:
 
 
 def _measured(report: AuditReport, metric: str) -> str:
-    if metric in ("params", "macs", "flops"):
-        return format_count(getattr(report, metric))
+    if metric in METRICS:
+        return METRICS[metric].format(METRICS[metric].of_report(report))
     if metric == "uncounted_fraction":
         return f"{uncounted_fraction(report):.3f}"
     return str(len(report.findings))
 
 
 def _limit(metric: str, limit: Any) -> str:
-    if metric in ("params", "macs", "flops"):
-        return format_count(limit)
+    if metric in METRICS:
+        return METRICS[metric].format(limit)
     if metric == "findings" and isinstance(limit, str):
         return f"none ≥ {limit}"
     return str(limit)
+
+
+def _memory_section(report: AuditReport) -> list[str]:
+    """The memory analysis' lines (render/memory.py's ``describe``: one place words them), escaped."""
+    if report.memory is None:
+        return []
+    lines = describe(report.memory)
+    return ["", "### Memory", "", cell(lines[0]), ""] + [f"- {cell(line.strip())}" for line in lines[1:]]
 
 
 def _findings_section(report: AuditReport) -> list[str]:

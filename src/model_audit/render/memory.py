@@ -3,14 +3,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..escaping import plain
 from ..units import format_bytes
 
 
 def describe(data: dict[str, Any]) -> list[str]:
-    """Human lines for the table and Markdown: the peak, its parts, the fit, checkpointing, sharding, KV cache."""
+    """Human lines for the table, Markdown and HTML: the peak, its parts, the fit, checkpointing, sharding,
+    KV cache. User strings (layer names, optimizer, GPU, patterns) are ``plain``: one line each; Markdown
+    and HTML escape the whole line for their format."""
     kind = "training step" if data["kind"] == "train" else "inference (no_grad)"
     optimizer = data.get("optimizer") and " ".join(
-        x for x in (f"optimizer {data['optimizer']}", data.get("optimizer_impl") and f"({data['optimizer_impl']})") if x)
+        x for x in (f"optimizer {plain(data['optimizer'])}", data.get("optimizer_impl") and f"({plain(data['optimizer_impl'])})") if x)
     extras = ", ".join(x for x in (optimizer,
                                    data.get("amp") and f"autocast {data['amp']}",
                                    data.get("weights_dtype") and f"weights {data['weights_dtype']}",
@@ -24,16 +27,16 @@ def describe(data: dict[str, Any]) -> list[str]:
         lines.append("  at the peak: " + " · ".join(f"{k} {format_bytes(v)}" for k, v in at_peak.items()))
     if data.get("top_layers"):
         lines.append("  layers holding most at the peak: " + ", ".join(
-            f"{t['name']} ({format_bytes(t['bytes'])})" for t in data["top_layers"]))
+            f"{plain(t['name'])} ({format_bytes(t['bytes'])})" for t in data["top_layers"]))
     fit = data.get("fit")
     if fit:
         verdict = "fits" if fit["fits"] else "does NOT fit"
-        lines.append(f"  {fit['gpu']} ({format_bytes(fit['capacity_bytes'])}): {verdict}, headroom "
+        lines.append(f"  {plain(fit['gpu'])} ({format_bytes(fit['capacity_bytes'])}): {verdict}, headroom "
                      f"{format_bytes(fit['headroom_bytes'])}"
                      + (f"; largest batch that fits: {fit['largest_batch']}" if "largest_batch" in fit else ""))
     ckpt = data.get("checkpoint")
     if ckpt:
-        lines.append(f"  checkpointing {len(ckpt['modules'])} module(s) ({', '.join(ckpt['patterns'])}): peak "
+        lines.append(f"  checkpointing {len(ckpt['modules'])} module(s) ({plain(', '.join(ckpt['patterns']))}): peak "
                      f"{format_bytes(ckpt['peak_bytes'])}, saves {format_bytes(ckpt['saved_bytes'])}, recompute "
                      f"+{ckpt['recompute_flops'] / 1e9:.2f} GFLOPs")
     shard = data.get("shard")

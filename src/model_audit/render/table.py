@@ -110,8 +110,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def extras_text(report: AuditReport) -> str:
-    """The blocks extras add after the findings: the fvcore cross-check and the effective receptive field."""
+def extras_text(report: AuditReport, memory: bool = True) -> str:
+    """The blocks extras add after the findings: the fvcore cross-check, the effective receptive field
+    and (``memory``; Markdown and HTML give it a section of its own) the memory analysis' lines."""
     text = ""
     check = report.extra.get("cross_check")
     if check is not None and not isinstance(check, dict):
@@ -121,9 +122,9 @@ def extras_text(report: AuditReport) -> str:
     erf = erf_line(report.extra.get("effective_receptive_field"))
     if erf:
         text += "\n" + erf
-    memory = memory_text(report)
-    if memory:
-        text += "\n\n" + memory
+    lines = memory_text(report) if memory else ""
+    if lines:
+        text += "\n\n" + lines
     return text
 
 

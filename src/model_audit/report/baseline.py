@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..numbers import MAX_COUNT
+from .metrics import gated
 
-SCHEMA = 1
-METRICS = ("params", "macs", "flops")
+SCHEMA = 1  # entries hold every gated metric the audit had (peak_memory only when the memory analysis ran)
 
 
 class BaselineError(ValueError):
@@ -33,8 +33,9 @@ def entries_of(document: Any, path: Path) -> dict[str, dict[str, int]]:
     for key, entry in models.items():
         if not isinstance(entry, dict):
             raise BaselineError(f"{path}: models[{key!r}] is {type(entry).__name__}, not a table of counts")
+        known = {m.key for m in gated()}
         for metric, value in entry.items():
-            if metric in METRICS and (isinstance(value, bool) or not isinstance(value, int)
+            if metric in known and (isinstance(value, bool) or not isinstance(value, int)
                                       or not 0 <= value <= MAX_COUNT):
                 raise BaselineError(f"{path}: models[{key!r}].{metric} is {value!r}, not a non-negative integer")
     return models

@@ -11,13 +11,12 @@ from typing import Any, Callable, Mapping
 
 from ..errors import AuditError
 from .finding import Severity
-from .metrics import METRICS
+from .metrics import METRICS, Metric
 from ..numbers import parse_fraction, parse_int
-from ..units import format_count, parse_count
+from ..units import format_bytes, format_count
 
-COUNT_METRICS = tuple(METRICS)
 LABELS = {**{key: metric.label for key, metric in METRICS.items()}, "uncounted_fraction": "uncounted fraction",
-          "findings": "findings", "peak_memory": "peak memory"}
+          "findings": "findings"}
 
 
 class BudgetError(AuditError):
@@ -56,18 +55,16 @@ class Budget:
         if unknown:
             raise BudgetError(f"{where}: unknown budget {', '.join(unknown)}; use {', '.join(sorted(known))}")
         parsed: dict[str, Any] = {}
-        for metric in COUNT_METRICS:
-            if values.get(metric) is not None:
+        for metric in _budgeted():
+            if values.get(metric.key) is not None:
                 try:
-                    parsed[metric] = parse_count(values[metric])
+                    parsed[metric.key] = metric.parse(values[metric.key])
                 except ValueError as error:
-                    raise BudgetError(f"{where} {LABELS[metric]}: {error}") from None
+                    raise BudgetError(f"{where} {metric.label}: {error}") from None
         if values.get("uncounted_fraction") is not None:
             parsed["uncounted_fraction"] = _fraction(values["uncounted_fraction"], where)
         if values.get("findings") is not None:
             parsed["findings"] = _findings_limit(values["findings"], where)
-        if values.get("peak_memory") is not None:
-            parsed["peak_memory"] = _bytes_limit(values["peak_memory"], where)
         return cls(**parsed)
 
     @classmethod
@@ -115,14 +112,11 @@ class Breach:
 
     def message(self) -> str:
         label = LABELS[self.metric]
-        if self.metric in COUNT_METRICS:
+        metric = METRICS.get(self.metric)
+        if metric is not None:
             pct = f" (+{100.0 * self.excess / self.limit:.2f}%)" if self.limit else ""
-            text = (f"{label} {_figure(self.measured)} exceeds the budget {_figure(self.limit)} "
-                    f"by {_figure(self.excess)}{pct}")
-            top = ", ".join(f"{name} ({format_count(value)}, {_share(value, self.measured)})" for name, value in self.top)
-            return text + (f"; top layers: {top}" if top else "")
-        if self.metric == "peak_memory":
-            return _memory_message(self)
+            return (f"{label} {figure(metric, self.measured)} exceeds the budget {figure(metric, self.limit, exact=False)} "
+                    f"by {figure(metric, self.excess, exact=False)}{pct}" + holders_text(metric, self.top, self.measured))
         if self.metric == "uncounted_fraction":
             top = ", ".join(f"{name} ({int(n)} calls)" for name, n in self.top)
             return (f"{label} {self.measured:.3f} exceeds the budget {self.limit:.3f} by {self.excess:.3f}"
@@ -148,11 +142,15 @@ def uncounted_fraction(report: Any) -> float:
 def check_budget(report: Any, budget: Budget) -> list[Breach]:
     """Every limit of ``budget`` that ``report`` (an AuditReport) exceeds; empty when it fits."""
     breaches: list[Breach] = []
-    for metric in COUNT_METRICS:
-        limit = getattr(budget, metric)
-        measured = getattr(report, metric)
-        if limit is not None and measured > limit:
-            breaches.append(Breach(metric, measured, limit, top_layers(report, metric)))
+    for metric in _budgeted():
+        limit = getattr(budget, metric.key)
+        if limit is None:
+            continue
+        measured = metric.of_report(report)
+        if measured is None:  # never a silent pass: the figure needs an analysis that did not run
+            raise BudgetError(f"a {metric.label} budget needs {metric.needs or 'a figure this audit lacks'}")
+        if measured > limit:
+            breaches.append(Breach(metric.key, measured, limit, holders(report, metric)))
     if budget.uncounted_fraction is not None:
         measured = uncounted_fraction(report)
         if measured > budget.uncounted_fraction:
@@ -167,16 +165,67 @@ def check_budget(report: Any, budget: Budget) -> list[Breach]:
                 breaches.append(Breach("findings", len(over), str(budget.findings), _finding_rows(over)))
         elif len(findings) > budget.findings:
             breaches.append(Breach("findings", len(findings), budget.findings, _finding_rows(findings)))
-    if budget.peak_memory is not None:
-        breaches.extend(_check_peak_memory(report, budget.peak_memory))
     return breaches
+
+
+def _budgeted() -> list[Metric]:
+    """The gated metrics a ``Budget`` has a limit for (its fields name them)."""
+    names = {f.name for f in fields(Budget)}
+    return [m for m in METRICS.values() if m.gate and m.key in names]
 
 
 def top_layers(report: Any, metric: str, n: int = 3) -> list[tuple[str, int]]:
     """The ``n`` layers with the largest ``metric``, largest first (ties in model order)."""
-    ranked = sorted(((layer.name, getattr(layer, metric)) for layer in report.layers if getattr(layer, metric)),
-                    key=lambda item: -item[1])
-    return ranked[:n]
+    return ranked_layers(report.layers, METRICS[metric], n)
+
+
+def ranked_layers(layers: Any, metric: Metric, n: int = 3) -> list[tuple[str, int]]:
+    """The ``n`` layers (IR layers or JSON layer dicts) with the largest per-layer figure."""
+    figures = []
+    for layer in layers:
+        value = metric.of_layer(layer)
+        if value:
+            figures.append((layer["name"] if isinstance(layer, dict) else layer.name, value))
+    return sorted(figures, key=lambda item: -item[1])[:n]
+
+
+def holders(report: Any, metric: Metric, n: int = 3) -> list[tuple[str, int]]:
+    """What holds most of ``metric`` in an AuditReport: the metric's own ``holders`` (the layers at
+    the memory peak), else the layers ranked by their per-layer figure."""
+    if metric.holders is not None:
+        return metric.holders(report.summary())[:n]
+    return ranked_layers(report.layers, metric, n)
+
+
+def holders_in(document: dict[str, Any], metric: Metric, n: int = 3) -> list[tuple[str, int]]:
+    """``holders`` for a JSON report document (diffs and baselines read files, not reports)."""
+    if metric.holders is not None:
+        return metric.holders(document.get("summary") or {})[:n]
+    return ranked_layers(document.get("layers") or [], metric, n)
+
+
+def holders_text(metric: Metric, top: list[tuple[str, float]], whole: float | None = None) -> str:
+    """'; top layers: a (1.2M, 40.0%), ...' — the tail every breach and regression message shares."""
+    if not top:
+        return ""
+    if metric.unit == "bytes":
+        parts = [f"{name} ({metric.format(value)})" for name, value in top]
+    else:
+        parts = [f"{name} ({metric.format(value)}, {_share(value, whole or 0)})" for name, value in top]
+    return f"; {metric.holders_label}: " + ", ".join(parts)
+
+
+def amount(metric: Metric, value: float) -> str:
+    """A figure in a growth message: '25,557,032' for counts, '1.50 MiB (1,572,864 bytes)' for bytes."""
+    return figure(metric, value) if metric.unit == "bytes" else f"{int(value):,}"
+
+
+def figure(metric: Metric, value: float, exact: bool = True) -> str:
+    """A figure in its unit: '25,557,032 (25.56M)' for counts, '1.50 MiB (1,572,864 bytes)' for bytes
+    (``exact=False``: '1.50 MiB'; counts always keep their exact form)."""
+    if metric.unit == "bytes":
+        return format_bytes(value) + (f" ({int(value):,} bytes)" if exact else "")
+    return _figure(value)
 
 
 def budget_section(budget: Budget, breaches: list[Breach]) -> dict[str, Any]:
@@ -224,37 +273,3 @@ def _findings_limit(value: Any, where: str) -> Severity | int:
         return Severity.parse(text)
     except ValueError:
         raise BudgetError(f"{where} findings: {value!r} is neither a count nor a severity (info, warning, error)") from None
-
-
-def _bytes_limit(value: Any, where: str) -> int:
-    from ..units import parse_bytes
-
-    try:
-        return parse_bytes(value)
-    except ValueError as error:
-        raise BudgetError(f"{where} peak memory: {error}") from None
-
-
-def _check_peak_memory(report: Any, limit: int) -> list[Breach]:
-    """The memory analysis' peak against ``limit``; never a silent pass when the analysis did not run."""
-    memory = getattr(report, "memory", None)
-    if memory is None:
-        raise BudgetError("a peak-memory budget needs the memory analysis: audit(..., memory='train') "
-                          "or --memory train")
-    if memory["peak_bytes"] <= limit:
-        return []
-    top = [(t["name"], t["bytes"]) for t in memory.get("top_layers", [])]
-    if not top:  # the peak holds no saved activations (e.g. it is in the optimizer step): name what it holds
-        held = sorted((memory.get("at_peak") or {}).items(), key=lambda kv: -kv[1])[:3]
-        top = [(f"({category})", value) for category, value in held]
-    return [Breach("peak_memory", memory["peak_bytes"], limit, top)]
-
-
-def _memory_message(breach: Breach) -> str:
-    from ..units import format_bytes
-
-    pct = f" (+{100.0 * breach.excess / breach.limit:.2f}%)" if breach.limit else ""
-    top = ", ".join(f"{name} ({format_bytes(value)})" for name, value in breach.top)
-    return (f"peak memory {format_bytes(breach.measured)} ({int(breach.measured):,} bytes) exceeds the budget "
-            f"{format_bytes(breach.limit)} by {format_bytes(breach.excess)}{pct}"
-            + (f"; held most at the peak: {top}" if top else ""))

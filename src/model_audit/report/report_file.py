@@ -11,8 +11,9 @@ READABLE_SCHEMAS = (1, 2)  # 2 renamed functional layers only (CHANGELOG.md)
 from typing import Any
 
 from ..numbers import MAX_COUNT
+from .metrics import METRICS as _METRICS
 
-METRICS = ("params", "macs", "flops")
+METRICS = ("params", "macs", "flops")  # every report has these; the other METRICS only when their analysis ran
 
 
 def _count(value: Any, optional: bool = False) -> bool:
@@ -36,6 +37,10 @@ def report_problem(data: Any) -> str | None:
     for metric in METRICS:
         if not _count(summary.get(metric)):
             return f"summary.{metric} is {summary.get(metric)!r}, not a non-negative integer"
+    for metric in _METRICS.values():
+        problem = _optional(summary, metric.summary_path, "summary") if metric.optional else None
+        if problem is not None:
+            return problem
     layers = data.get("layers")
     if not isinstance(layers, list):
         return "'layers' is not a list"
@@ -49,4 +54,20 @@ def report_problem(data: Any) -> str | None:
         for metric in METRICS:
             if not _count(layer.get(metric), optional=True):
                 return f"layers[{i}].{metric} is {layer.get(metric)!r}, not a non-negative integer"
+        for metric in _METRICS.values():
+            problem = _optional(layer, metric.layer_path, f"layers[{i}]") if metric.optional and metric.layer_path else None
+            if problem is not None:
+                return problem
     return None
+
+
+def _optional(data: dict, path: tuple[str, ...], where: str) -> str | None:
+    """An analysis' figure at ``path``: absent is fine, present must be an object chain ending in a count."""
+    for depth, key in enumerate(path):
+        if key not in data or data[key] is None:
+            return None
+        where += f".{key}"
+        data = data[key]
+        if depth < len(path) - 1 and not isinstance(data, dict):
+            return f"{where} is not an object"
+    return None if _count(data) else f"{where} is {data!r}, not a non-negative integer"

@@ -25,6 +25,7 @@ from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
 from .kernels import fused_attention, onednn_lstm
 from .optimizers import describe, make_optimizer, resolve_impl, state_tensors, stepping_on_meta, warm_up
+from .timeline import downsample
 from .tracker import LayerMemory, StorageTracker
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -55,6 +56,7 @@ class StepMemory:
     flops: dict[str, int]  # FLOPs per phase (forward, backward, optimizer): the recompute cost of checkpoints
     flops_uncounted: dict[str, list[str]] = field(default_factory=dict)  # phase -> ops without a FLOP formula
     checkpointed: list[str] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # live bytes over the step (timeline.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +75,7 @@ class StepMemory:
             "peak_phase": self.peak_phase,
             "at_peak": dict(self.at_peak),
             "top_layers": [{"name": n, "bytes": b} for n, b in self.top_layers],
+            "timeline": [dict(point) for point in self.timeline],
         }
 
 
@@ -177,7 +180,8 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
         at_peak={c: at_peak[c] for c in CATEGORIES if c in at_peak},
         top_layers=tracker.top_layers_at(tracker.peak_clock), layers=dict(tracker.layers),
         flops=dict(tracker.flops), checkpointed=wrapped,
-        flops_uncounted={phase: sorted(names) for phase, names in tracker.uncounted.items()})
+        flops_uncounted={phase: sorted(names) for phase, names in tracker.uncounted.items()},
+        timeline=downsample(tracker.samples, tracker.peak_clock - 1))
 
 
 def _meta_failure(model: nn.Module, error: Exception) -> str:

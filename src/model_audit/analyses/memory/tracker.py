@@ -67,6 +67,7 @@ class StorageTracker(TorchDispatchMode):
         self.layers: dict[str, LayerMemory] = {}
         self.flops: dict[str, int] = {}
         self.uncounted: dict[str, set[str]] = {}  # phase -> ops with no FLOP formula (a fused optimizer step)
+        self.samples: list[tuple[int, str]] = []  # (live bytes, phase) at every tick: the timeline's source
 
     # -- storages ---------------------------------------------------------------------------
     def track(self, t: torch.Tensor, category: str) -> Block | None:
@@ -109,6 +110,7 @@ class StorageTracker(TorchDispatchMode):
     def tick(self) -> None:
         """Advance the clock and note the peak (called after each op and at phase boundaries)."""
         self.clock += 1
+        self.samples.append((self.live, self.phase))
         if self.live > self.peak:
             self.peak = self.live
             self.peak_clock = self.clock
