@@ -1,4 +1,5 @@
-"""Recurrent layers in the memory analysis: oneDNN's LSTM kernels when the step is planned for the CPU.
+"""Recurrent layers in the memory analysis when the step is planned for the CPU: oneDNN's LSTM kernels,
+and ATen's FullLayer (whole-sequence input projection) for GRU, vanilla RNN and a non-oneDNN LSTM.
 
 Oracles: the workspace ``aten.mkldnn_rnn_layer`` really allocates (its ``nbytes``, on CPU), and a
 real CPU training step measured by ``torch.profiler``'s allocator records (``memory_oracle``).
@@ -111,10 +112,9 @@ def test_seq_first_lstm_training_peak(name, model_args, x_shape):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="CPU GRU (ATen's FullLayer) projects the whole input sequence at once when "
-                   "the input is a CPU tensor (T·N·3H, 6 MiB per layer and direction here); on meta it projects step "
-                   "by step: 6.4% under, see docs/memory.md")
 def test_gru_tagger_training_peak():
+    """ATen's FullLayer projects a CPU input's whole sequence at once (T·N·3H, 6 MiB per layer and
+    direction here) where meta projects step by step: the CPU plan runs full_layer.py's rebuild."""
     torch.manual_seed(0)
     model = GRUTagger().train()
     tokens = torch.randint(0, 5000, (16, 128), generator=torch.Generator().manual_seed(0))
@@ -162,3 +162,92 @@ def test_cli_memory_device_plans_the_step_for_the_cpu(tmp_path, capsys):
     with pytest.raises(SystemExit) as bad:
         main([str(path), "--memory", "--memory-device", "tpu"])
     assert bad.value.code == 2 and "--memory-device: invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+# -- the CPU FullLayer (whole-sequence input projection) for GRU, vanilla RNN and non-oneDNN LSTM ----------
+
+FULL_LAYER_CASES = [
+    # (name, module, input shape)
+    ("gru-bidir-batch-first", lambda: nn.GRU(6, 5, num_layers=2, batch_first=True, bidirectional=True), (3, 7, 6)),
+    ("gru-no-bias-seq-first", lambda: nn.GRU(6, 5, num_layers=2, bias=False, dropout=0.0), (7, 3, 6)),
+    ("rnn-tanh", lambda: nn.RNN(6, 5, num_layers=2, bidirectional=True), (7, 3, 6)),
+    ("rnn-relu", lambda: nn.RNN(6, 5, nonlinearity="relu", batch_first=True), (3, 7, 6)),
+    ("lstm", lambda: nn.LSTM(6, 5, num_layers=2, bidirectional=True, batch_first=True), (3, 7, 6)),
+    ("lstm-proj-no-bias", lambda: nn.LSTM(6, 5, num_layers=2, proj_size=3, bias=False), (7, 3, 6)),
+]
+
+
+@pytest.mark.parametrize("name,build_rnn,shape", FULL_LAYER_CASES, ids=[c[0] for c in FULL_LAYER_CASES])
+def test_full_layer_rebuild_computes_what_aten_computes(name, build_rnn, shape):
+    """Oracle: ATen's own ``_VF`` function on real CPU tensors: same outputs, states and gradients."""
+    from model_audit.analyses.memory import full_layer
+
+    torch.manual_seed(0)
+    rnn = build_rnn()
+    x = torch.randn(*shape, requires_grad=True)
+    fn = rnn.mode.lower()  # GRU, LSTM, RNN_TANH, RNN_RELU: the _VF function's name
+    layers = rnn.num_layers * (2 if rnn.bidirectional else 1)
+    batch = shape[0] if rnn.batch_first else shape[1]
+    h0 = torch.randn(layers, batch, rnn.proj_size or rnn.hidden_size)
+    hx = (h0, torch.randn(layers, batch, rnn.hidden_size)) if fn == "lstm" else h0
+    args = (x, hx, rnn._flat_weights, rnn.bias, rnn.num_layers, 0.0, True, rnn.bidirectional, rnn.batch_first)
+    with torch.backends.mkldnn.flags(enabled=False):
+        expected = getattr(torch._VF, fn)(*args)
+    got = getattr(full_layer, fn)(*args)
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-6)
+    grads = [torch.autograd.grad(sum(t.sum() for t in out), [x, *rnn._flat_weights]) for out in (got, expected)]
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def _rnn_model(kind: str) -> nn.Module:
+    class Tagger(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = {"gru": nn.GRU, "rnn": nn.RNN, "lstm": nn.LSTM}[kind](32, 48, num_layers=2, batch_first=True)
+            self.head = nn.Linear(48, 5)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.rnn(x)[0])
+    torch.manual_seed(0)
+    return Tagger().train()
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn", "lstm"])
+def test_cpu_plan_holds_the_whole_sequence_projection_with_the_same_flops(kind):
+    """Planned for the CPU (oneDNN off for the LSTM), an inference forward holds one layer's whole
+    T·N·gates·H projection where the CUDA plan holds one step's; training counts the same FLOPs
+    in forward; ``_VF`` is left as it was."""
+    model, x = _rnn_model(kind), torch.randn(4, 40, 32)
+    gates = {"gru": 3, "rnn": 1, "lstm": 4}[kind]
+    before = {name: torch._VF.__dict__.get(name, None) for name in ("gru", "rnn_tanh", "rnn_relu", "lstm")}
+    with torch.backends.mkldnn.flags(enabled=False):
+        plans = {device: measure_step(model, (x,), {}, kind="inference", amp_device=device)
+                 for device in ("cpu", "cuda")}
+        train = {device: measure_step(model, (x,), {}, optimizer="sgd", optimizer_impl="forloop",
+                                      amp_device=device) for device in ("cpu", "cuda")}
+    assert {name: torch._VF.__dict__.get(name, None) for name in before} == before
+    projection, one_step = 40 * 4 * gates * 48 * 4, 4 * gates * 48 * 4
+    assert plans["cpu"].peak_bytes - plans["cuda"].peak_bytes >= projection - one_step
+    assert train["cpu"].flops["forward"] == train["cuda"].flops["forward"]
+    assert train["cpu"].flops["optimizer"] == train["cuda"].flops["optimizer"]
+    # backward: the step-by-step projection accumulates W_ih's and b_ih's gradient once per step
+    # after the first; the whole-sequence one gets them from one matmul and one sum
+    w_ih = [p for n, p in model.rnn.named_parameters() if n.startswith(("weight_ih", "bias_ih"))]
+    assert train["cuda"].flops["backward"] - train["cpu"].flops["backward"] == 39 * sum(p.numel() for p in w_ih)
+    assert all(p.grad is None for p in model.parameters())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["rnn", "lstm"])
+def test_rnn_and_non_onednn_lstm_training_peak(kind):
+    torch.manual_seed(0)
+    model = _rnn_model(kind)
+    x = torch.randn(16, 128, 32, generator=torch.Generator().manual_seed(0))
+    with torch.backends.mkldnn.flags(enabled=False):
+        predicted = measure_step(model, (x,), {}, optimizer="adamw", amp_device="cpu")
+        measured = measured_step(model, (x,), {}, optimizer="adamw")
+    err = _relative(predicted.peak_bytes, measured["peak"])
+    assert -0.05 <= err <= 0.05, f"{kind}: predicted {predicted.peak_bytes} measured {measured['peak']} ({err:+.2%})"

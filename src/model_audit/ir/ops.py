@@ -33,6 +33,9 @@ ATTENTION = _names(
     "_scaled_dot_product_flash_attention"
 )
 RECURRENT = _names("lstm gru rnn_tanh rnn_relu mkldnn_rnn_layer _cudnn_rnn")
+# torch._VF recurrent functions ATen runs through FullLayer, which projects a CPU input's whole
+# sequence at once (analyses/memory/full_layer.py rebuilds that branch for the CPU-planned step).
+FULL_LAYER_RECURRENT = _names("gru rnn_tanh rnn_relu lstm")
 EMBEDDING = _names("embedding")
 # Matmul-family ATen ops whose tensor operands must share one dtype (meta kernels do not check it).
 SAME_DTYPE_MATMULS = _names("mm addmm bmm baddbmm addmv mv dot addbmm")

@@ -17,7 +17,8 @@ step, page-aligned). On meta ``use_mkldnn`` is false and the LSTM decomposes int
 ops, which saves something else. When the step is planned for the CPU, ``_VF.lstm`` is routed to
 the same layer-by-layer kernels on meta, and the workspace, whose meta kernel is empty, is given
 the size oneDNN computes (``onednn_lstm_workspace_bytes``). GRU and vanilla RNN never take oneDNN
-in ATen (only ``lstm_mkldnn_stub`` is registered), so they keep the decomposed path on every device.
+in ATen (only ``lstm_mkldnn_stub`` is registered): they, and an LSTM oneDNN does not take, run
+ATen's CPU ``FullLayer`` on meta instead (``full_layer.py``).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from ...errors import AuditError
 from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
+from .full_layer import cpu_full_layer
 from .kernels import fused_attention, onednn_lstm
 from .optimizers import describe, make_optimizer, resolve_impl, state_tensors, stepping_on_meta, warm_up
 from .timeline import downsample
@@ -105,7 +106,7 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
             _cast_weights(model, WEIGHT_DTYPES[weights_dtype])
         args, kwargs = _to_meta(args), _to_meta(kwargs)
         with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention(), \
-                onednn_lstm(amp_device):
+                cpu_full_layer(amp_device), onednn_lstm(amp_device):
             try:
                 return _run(model, args, kwargs, tracker, kind, optimizer, impl, amp, amp_device, weights_dtype,
                             loss_fn, wrapped)

@@ -39,7 +39,13 @@ class Block:
     saved_by: str | None = None  # the layer whose forward saved it for backward
 
     def alive_at(self, t: int) -> bool:
-        return self.alloc <= t and (self.free is None or self.free > t)
+        """Whether the block is in the live total the tracker sampled at tick ``t``.
+
+        ``alloc`` and ``free`` are the clock's reading when the storage was made and when it died;
+        ``tick`` advances the clock *then* samples, so a block made while the clock reads ``c`` is
+        first sampled at tick ``c + 1``, and one freed while it reads ``c`` was still in sample ``c``.
+        """
+        return self.alloc < t and (self.free is None or self.free >= t)
 
 
 @dataclass
@@ -147,7 +153,7 @@ class StorageTracker(TorchDispatchMode):
             self.blocks.append(block)
             self.live += workspace
             self.tick()
-            block.free = self.clock + 1
+            block.free = self.clock  # freed right after this tick's sample, as the op returns
             self.live -= workspace
         else:
             self.tick()
