@@ -52,11 +52,7 @@ class Tower(nn.Module):
 
 @pytest.mark.parametrize("factory, cls, shape", [
     (Tower, Block, (16, 128, 256)),
-    # Once, in a full xdist run (never alone), the measured U-Net saving came out at 2.3x the prediction;
-    # the oracle now runs without GC and without oneDNN, which may have been the cause. Kept as a
-    # non-strict xfail until a full run confirms it.
-    pytest.param(lambda: UNet(width=16), None, (4, 3, 128, 128), marks=pytest.mark.xfail(
-        strict=False, reason="U-Net checkpoint saving measured 2.3x high once under xdist; cause not confirmed")),
+    (lambda: UNet(width=16), None, (4, 3, 128, 128)),
 ])
 def test_checkpoint_saving_within_10_percent_and_recompute_flops_equal_backward_difference(factory, cls, shape):
     torch.manual_seed(0)
