@@ -45,11 +45,12 @@ def add_memory_arguments(parser: argparse.ArgumentParser) -> None:
 def memory_kwargs(args: argparse.Namespace, budget: Budget) -> dict[str, Any]:
     """``audit()`` keywords; a peak-memory budget or a memory option alone turns the analysis on."""
     wants = any(getattr(args, k) is not None for k in ("checkpoint", "gpu_memory", "shard", "context", "amp",
-                                                      "weights_dtype", "batch", "memory_device")) or getattr(args, "optimizer_impl", "auto") != "auto"
+                                                      "weights_dtype", "batch", "memory_device"))
+    wants = wants or args.optimizer_impl != "auto"
     kind = args.memory or ("train" if budget.peak_memory is not None or wants else None)
     if kind is None:
         return {}
-    return {"memory": kind, "optimizer": args.optimizer, "optimizer_impl": getattr(args, "optimizer_impl", "auto"), "amp": args.amp,
+    return {"memory": kind, "optimizer": args.optimizer, "optimizer_impl": args.optimizer_impl, "amp": args.amp,
             "batch": args.batch,
             "memory_options": {"checkpoint": args.checkpoint, "gpu_memory": args.gpu_memory, "shard": args.shard,
                                "context": args.context, "weights_dtype": args.weights_dtype,

@@ -124,7 +124,8 @@ def measure(model: nn.Module, args: tuple, kwargs: dict, options: MemoryOptions,
     """One step with ``options``' kind, optimizer, autocast, weights dtype and loss: the step every figure
     of the analysis comes from (the symbolic fit measures its other shapes with it too)."""
     return measure_step(model, args, kwargs, kind=options.kind, optimizer=options.optimizer,
-                        optimizer_impl=options.optimizer_impl, mode=mode, amp=options.amp, amp_device=options.amp_device, weights_dtype=options.weights_dtype,
+                        optimizer_impl=options.optimizer_impl, mode=mode, amp=options.amp,
+                        amp_device=options.amp_device, weights_dtype=options.weights_dtype,
                         checkpoint=checkpoint, loss_fn=options.loss_fn)
 
 

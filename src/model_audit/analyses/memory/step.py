@@ -2,8 +2,8 @@
 
 The model's parameters and buffers are swapped for meta stand-ins (``trace/placement.py``), a real
 ``torch.optim`` optimizer is built on them (foreach, fused or the for-loop: ``optimizers.py``) and
-warmed up once (so its state exists, as at step 2 of a real run), and the step runs under a ``StorageTracker``: every storage an op creates is
-counted while it lives, tensors saved for backward are marked by ``saved_tensors_hooks``, and the
+warmed up once (so its state exists, as at step 2 of a real run), and the step runs under a
+``StorageTracker``: every storage an op creates is counted while it lives, tensors saved for backward are marked by ``saved_tensors_hooks``, and the
 live total's peak and the phase it falls in are recorded. Nothing is materialized; the user's
 model is restored exactly (mode, parameters, buffers, no hooks, no ``.grad``).
 """
