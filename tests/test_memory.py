@@ -107,7 +107,7 @@ def test_inference_peak_matches_the_allocator():
     torch.manual_seed(0)
     model = MLP().eval()
     x = torch.randn(64, 256)
-    predicted = measure_step(model, (x,), {}, kind="inference", mode="eval")
+    predicted = measure_step(model, (x,), {}, kind="inference", mode="eval", amp_device="cpu")
     measured = measured_step(model, (x,), inference=True)
     err = _relative(predicted.peak_bytes, measured["peak"])
     assert -0.05 <= err <= 0.05, (predicted.peak_bytes, measured["peak"])
@@ -262,3 +262,58 @@ def test_model_budget_marker_peak_memory(pytester):
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*peak memory * exceeds the budget 10.00 KiB by *held most at the peak: *"])
+
+
+class _ConvOnly(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x).relu()
+
+
+def test_cuda_plan_holds_one_cublas_workspace_per_thread_that_multiplies(monkeypatch):
+    """PyTorch's sizes (CublasHandlePool.cpp): CUBLAS_WORKSPACE_CONFIG's :SIZE:COUNT pairs (KiB), else
+    32 MiB on Hopper and later, 8 MiB + 128 KiB before; one per thread: forward's and autograd's."""
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    x = torch.randn(4, 32)
+    mlp = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+    cpu = measure_step(mlp, (x,), {}, optimizer="sgd", amp_device="cpu")
+    train = measure_step(mlp, (x,), {}, optimizer="sgd", amp_device="cuda", optimizer_impl="forloop")
+    assert train.at_peak["workspaces"] == 2 * 4096 * 1024 * 8
+    assert train.peak_bytes == cpu.peak_bytes + 2 * 4096 * 1024 * 8
+    assert [p["bytes"] for p in train.timeline][0] == [p["bytes"] for p in cpu.timeline][0] + 2 * 4096 * 1024 * 8
+    inference = measure_step(mlp, (x,), {}, kind="inference", amp_device="cuda")
+    assert inference.at_peak["workspaces"] == 4096 * 1024 * 8  # no backward thread
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:2:16:8")
+    assert measure_step(mlp, (x,), {}, kind="inference").at_peak["workspaces"] == 4096 * 1024 * 2 + 16 * 1024 * 8
+    conv = measure_step(_ConvOnly(), (torch.randn(2, 3, 8, 8),), {}, optimizer="sgd")
+    assert "workspaces" not in conv.at_peak  # cuDNN, not cuBLAS
+
+
+def test_named_gpu_sets_the_cublas_workspace(monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    from model_audit.analyses.memory.analysis import MemoryOptions, analyze
+
+    mlp = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+    x = torch.randn(4, 32)
+    _, a100 = analyze(mlp, x, None, MemoryOptions.build("train", optimizer="sgd", gpu_memory="A100-80GB"))
+    _, h100 = analyze(mlp, x, None, MemoryOptions.build("train", optimizer="sgd", gpu_memory="H100-80GB"))
+    assert a100.at_peak["workspaces"] == 2 * (8 * 2**20 + 128 * 1024)
+    assert h100.at_peak["workspaces"] == 2 * 32 * 2**20
+
+
+def test_cuda_plan_saves_the_fused_dropouts_bool_mask():
+    """``at::dropout`` on a CUDA tensor in training (0 < p < 1) runs ``native_dropout``, which saves a bool
+    mask, 1 byte per element; elsewhere (the CPU, meta) it saves a noise tensor of the input's dtype
+    (aten/src/ATen/native/Dropout.cpp). In-place dropout takes the noise path on CUDA too."""
+    x = torch.randn(16, 256)
+    plans = {}
+    for inplace in (False, True):
+        model = nn.Sequential(nn.Linear(256, 256), nn.Dropout(0.1, inplace=inplace), nn.Linear(256, 4)).train()
+        plans[inplace] = {device: measure_step(model, (x,), {}, optimizer="sgd", amp_device=device).activations_bytes
+                          for device in ("cpu", "cuda")}
+    assert plans[False]["cpu"] - plans[False]["cuda"] == 16 * 256 * (4 - 1)
+    assert plans[True]["cpu"] == plans[True]["cuda"]
+    assert torch.dropout is torch._C._VariableFunctions.dropout and "dropout" not in vars(torch._VF)

@@ -53,7 +53,7 @@ CASES = [
 @pytest.mark.parametrize("name,impl,factory", CASES, ids=[f"{n}-{i}" for n, i, _ in CASES])
 def test_peak_within_5_percent_of_a_real_cpu_step(name, impl, factory):
     model, args = wide_mlp(), _inputs()
-    predicted = measure_step(model, args, {}, optimizer=name, optimizer_impl=impl)
+    predicted = measure_step(model, args, {}, optimizer=name, optimizer_impl=impl, amp_device="cpu")
     measured = measured_step(model, args, optimizer=factory)
     assert predicted.optimizer_impl == impl
     assert predicted.optimizer_bytes == measured["optimizer"]  # fused keeps its step counters on the device
@@ -103,7 +103,8 @@ def test_auto_is_torch_default_on_the_planned_device():
     on_cpu = measure_step(model, args, {}, optimizer="adamw", amp_device="cpu")
     on_cuda = measure_step(model, args, {}, optimizer="adamw")
     assert on_cpu.optimizer_impl == "forloop" and on_cuda.optimizer_impl == "foreach"
-    assert on_cpu.peak_bytes == measure_step(model, args, {}, optimizer="adamw", optimizer_impl="forloop").peak_bytes
+    assert on_cpu.peak_bytes == measure_step(model, args, {}, optimizer="adamw", optimizer_impl="forloop",
+                                             amp_device="cpu").peak_bytes
     assert on_cuda.peak_bytes == measure_step(model, args, {}, optimizer="adamw", optimizer_impl="foreach").peak_bytes
     report = model_audit.audit(model, args, mode="train", memory="train", optimizer="adamw", rules=False)
     assert report.memory["optimizer_impl"] == "foreach"

@@ -230,7 +230,8 @@ def test_cpu_plan_holds_the_whole_sequence_projection_with_the_same_flops(kind):
                                       amp_device=device) for device in ("cpu", "cuda")}
     assert {name: torch._VF.__dict__.get(name, None) for name in before} == before
     projection, one_step = 40 * 4 * gates * 48 * 4, 4 * gates * 48 * 4
-    assert plans["cpu"].peak_bytes - plans["cuda"].peak_bytes >= projection - one_step
+    cuda_tensors = plans["cuda"].peak_bytes - plans["cuda"].at_peak.get("workspaces", 0)  # cuBLAS's, CUDA only
+    assert plans["cpu"].peak_bytes - cuda_tensors >= projection - one_step
     assert train["cpu"].flops["forward"] == train["cuda"].flops["forward"]
     assert train["cpu"].flops["optimizer"] == train["cuda"].flops["optimizer"]
     # backward: the step-by-step projection accumulates W_ih's and b_ih's gradient once per step

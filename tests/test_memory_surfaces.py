@@ -54,7 +54,7 @@ def _state_before_step(model: nn.Module, x: torch.Tensor) -> int:
 def test_timeline_peaks_at_peak_bytes_in_peak_phase_and_starts_at_the_state_before_the_step():
     torch.manual_seed(0)
     model, x = BNNet(), torch.randn(32, 48)
-    step = measure_step(model, (x,), {}, optimizer="adamw")
+    step = measure_step(model, (x,), {}, optimizer="adamw", amp_device="cpu")  # as the real step runs
     timeline = step.timeline
     assert 2 <= len(timeline) <= MAX_POINTS
     top = max(p["bytes"] for p in timeline)
@@ -71,7 +71,7 @@ def test_timeline_peaks_at_peak_bytes_in_peak_phase_and_starts_at_the_state_befo
 def test_timeline_in_the_json_report_and_inference():
     model = nn.Sequential(nn.Linear(16, 64), nn.ReLU(), nn.Linear(64, 4))
     x = torch.randn(8, 16)
-    report = model_audit.audit(model, x, memory="inference")
+    report = model_audit.audit(model, x, memory="inference", memory_options={"amp_device": "cpu"})
     data = json.loads(json.dumps(report.to_dict()))["summary"]["memory"]
     points = data["timeline"]
     assert max(p["bytes"] for p in points) == data["peak_bytes"]
@@ -197,8 +197,11 @@ def test_diff_compares_memory_by_the_closed_form(tmp_path, capsys):
 
 def test_diff_memory_gate_names_what_holds_the_peak_and_one_sided_memory_is_said(tmp_path, capsys):
     model = nn.Sequential(nn.Linear(64, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 10))
-    sgd = _write(tmp_path, "sgd.json", model_audit.audit(model, input_shape=(512, 64), memory="train", optimizer="sgd"))
-    adamw_report = model_audit.audit(model, input_shape=(512, 64), memory="train", optimizer="adamw")
+    cpu = {"amp_device": "cpu"}  # no cuBLAS workspaces: AdamW's state is over 1% of the peak
+    sgd = _write(tmp_path, "sgd.json", model_audit.audit(model, input_shape=(512, 64), memory="train", optimizer="sgd",
+                                                         memory_options=cpu))
+    adamw_report = model_audit.audit(model, input_shape=(512, 64), memory="train", optimizer="adamw",
+                                     memory_options=cpu)
     adamw = _write(tmp_path, "adamw.json", adamw_report)
     code, out, err = _cli(capsys, "diff", sgd, adamw, "--max-increase", "1%")
     assert code == 1 and "params grew" not in err  # only memory grew

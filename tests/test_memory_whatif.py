@@ -125,6 +125,19 @@ def test_bf16_autocast_training_peak_matches_a_real_cpu_step():
     assert predicted.activations_bytes < fp32.activations_bytes
 
 
+def test_bf16_autocast_reaches_inside_multi_head_attention():
+    """nn.MultiheadAttention runs F.multi_head_attention_forward, a Python composite: autocast must reach
+    its out-projection too (real autocast is a dispatch key; the meta emulation is a function mode)."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(128, 4, 256, dropout=0.0, batch_first=True)
+    model = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).train()
+    x = torch.randn(8, 64, 128)
+    predicted = measure_step(model, (x,), {}, optimizer="adamw", amp="bf16", amp_device="cpu")
+    measured = measured_step(model, (x,), optimizer="adamw", amp="bf16")
+    assert abs(predicted.peak_bytes - measured["peak"]) <= 0.05 * measured["peak"], (predicted.peak_bytes, measured)
+    assert predicted.activations_bytes < measure_step(model, (x,), {}, optimizer="adamw", amp_device="cpu").activations_bytes
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["gpt2", "bert"])
 def test_bf16_autocast_transformers_within_5_percent(name):

@@ -9,10 +9,16 @@ a layer saves for backward (the bf16 weight a linear keeps) are counted; casts o
 that require grad are cached for the step, as autocast's weight cast cache does. The lists are
 PyTorch's (``aten/src/ATen/autocast_mode.cpp``), for the ops models use; ``cpu`` and ``cuda``
 differ (on CUDA, softmax, layer_norm, sum, exp... run in float32).
+
+A mode is off while it handles a call, so the ops inside a Python composite of
+``torch.nn.functional`` (``multi_head_attention_forward``: in-projection, attention, out-projection)
+would bypass it, where real autocast, a dispatch key, sees each of them. Such a composite runs as a
+copy whose entry check (``has_torch_function``) is off, with the mode on: its inner ops meet the policy.
 """
 from __future__ import annotations
 
 import contextlib
+from types import FunctionType
 from typing import Any, Iterator
 
 import torch
@@ -25,6 +31,20 @@ LOWER = ops.AUTOCAST_LOWER_PRECISION
 FP32 = ops.AUTOCAST_FP32
 
 _active: list["AutocastOnMeta"] = []
+_ENTRY_CHECKS = ("has_torch_function", "has_torch_function_unary", "has_torch_function_variadic")
+
+
+def _never(*args: Any, **kwargs: Any) -> bool:
+    return False
+
+
+def _composite(func: FunctionType) -> FunctionType:
+    """``func`` with its torch-function entry check off (its module's globals as they are now, so patches
+    such as the fused-attention one apply)."""
+    scope = {**func.__globals__, **{name: _never for name in _ENTRY_CHECKS}}
+    copy = FunctionType(func.__code__, scope, func.__name__, func.__defaults__, func.__closure__)
+    copy.__kwdefaults__ = func.__kwdefaults__
+    return copy
 
 
 class AutocastOnMeta(TorchFunctionMode):
@@ -35,6 +55,7 @@ class AutocastOnMeta(TorchFunctionMode):
         self.device = "cuda" if device.startswith("cuda") else "cpu"
         self.dtype = dtype
         self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.inside: set[Any] = set()  # composites running with the mode on (a nested check must not recurse)
 
     def cast(self, obj: Any, dtype: torch.dtype) -> Any:
         def one(t: Any) -> Any:
@@ -56,6 +77,14 @@ class AutocastOnMeta(TorchFunctionMode):
             args, kwargs = self.cast(args, self.dtype), self.cast(kwargs, self.dtype)
         elif name in FP32[self.device]:
             args, kwargs = self.cast(args, torch.float32), self.cast(kwargs, torch.float32)
+        elif (isinstance(func, FunctionType) and func.__module__ == "torch.nn.functional"
+              and func not in self.inside):
+            self.inside.add(func)
+            try:
+                with self:
+                    return _composite(func)(*args, **kwargs)
+            finally:
+                self.inside.discard(func)
         return func(*args, **kwargs)
 
 

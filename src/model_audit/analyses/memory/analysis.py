@@ -16,9 +16,10 @@ import torch.nn as nn
 from ...errors import AuditError, InputSpecError
 from ...target.inputs import as_specs, normalize_inputs
 from .fit import batch_of, fit_summary, largest_batch, with_batch
-from .gpus import gpu_capacity
+from .gpus import blas_workspace_of, gpu_capacity
 from .kv_cache import kv_cache_bytes
 from .optimizers import resolve_impl
+from .runtime import workspace_bytes
 from .sharding import ShardSpec, deepspeed_figure, sharded_states
 from .step import AMP_DTYPES, StepMemory, measure_step
 
@@ -126,7 +127,14 @@ def measure(model: nn.Module, args: tuple, kwargs: dict, options: MemoryOptions,
     return measure_step(model, args, kwargs, kind=options.kind, optimizer=options.optimizer,
                         optimizer_impl=options.optimizer_impl, mode=mode, amp=options.amp,
                         amp_device=options.amp_device, weights_dtype=options.weights_dtype,
-                        checkpoint=checkpoint, loss_fn=options.loss_fn)
+                        checkpoint=checkpoint, loss_fn=options.loss_fn,
+                        blas_workspace=_named_workspace(options.gpu_memory))
+
+
+def _named_workspace(gpu: str | None) -> int | None:
+    """The cuBLAS workspace of the GPU ``--gpu-memory`` names (a bare size names none: the default)."""
+    default = blas_workspace_of(gpu)
+    return None if default is None else workspace_bytes(default)
 
 
 def _checkpoint_what_if(plain: StepMemory, checkpointed: StepMemory, patterns: Sequence[str]) -> dict[str, Any]:

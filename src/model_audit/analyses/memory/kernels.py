@@ -19,6 +19,14 @@ the same layer-by-layer kernels on meta, and the workspace, whose meta kernel is
 the size oneDNN computes (``onednn_lstm_workspace_bytes``). GRU and vanilla RNN never take oneDNN
 in ATen (only ``lstm_mkldnn_stub`` is registered): they, and an LSTM oneDNN does not take, run
 ATen's CPU ``FullLayer`` on meta instead (``full_layer.py``).
+
+Dropout on CUDA. ``at::dropout`` (aten/src/ATen/native/Dropout.cpp) takes the fused
+``native_dropout`` kernel when ``is_fused_kernel_acceptable``: a CUDA (XPU, lazy) tensor, training,
+``0 < p < 1``, not empty; it saves a bool mask (1 byte per element). Anywhere else, meta included,
+dropout multiplies by a noise tensor of the input's dtype and saves that (4 bytes per element in
+float32): 3 bytes per element too many for a CUDA step (GPT-2 4x256: about 160 MiB). When the step
+is planned for CUDA, out-of-place dropout is routed to ``native_dropout`` under the same conditions;
+in-place dropout (``dropout_``) keeps the noise path on CUDA too.
 """
 from __future__ import annotations
 
@@ -246,3 +254,34 @@ def onednn_lstm(device: str) -> Iterator[None]:
             del vf.lstm
         else:
             vf.lstm = shadowed
+
+
+@contextlib.contextmanager
+def cuda_dropout(device: str) -> Iterator[None]:
+    """Route out-of-place dropout (``torch.dropout``, ``_VF.dropout``) to the fused ``native_dropout`` on
+    meta while the step is planned for ``device`` = cuda, as ``at::dropout`` does on a CUDA tensor."""
+    if not device.startswith("cuda"):
+        yield
+        return
+    vf = torch._VF
+    original = torch._C._VariableFunctions.dropout
+    missing = object()
+    shadowed = vf.__dict__.get("dropout", missing)
+    public = torch.dropout
+
+    def dropout(input: torch.Tensor, p: float, train: bool) -> torch.Tensor:
+        if (train and 0 < p < 1 and isinstance(input, torch.Tensor) and input.device.type == "meta"
+                and input.numel() > 0):
+            return torch.native_dropout(input, p, train)[0]
+        return original(input, p, train)
+
+    vf.dropout = dropout
+    torch.dropout = dropout
+    try:
+        yield
+    finally:
+        torch.dropout = public
+        if shadowed is missing:
+            del vf.dropout
+        else:
+            vf.dropout = shadowed

@@ -24,14 +24,15 @@ from ...trace.placement import placed_on, preserved_state
 from ...trace.shapes import iter_tensors
 from .amp import autocast_on_meta
 from .full_layer import cpu_full_layer
-from .kernels import fused_attention, onednn_lstm
+from .kernels import cuda_dropout, fused_attention, onednn_lstm
+from .runtime import blas_workspaces, workspace_bytes
 from .optimizers import describe, make_optimizer, resolve_impl, state_tensors, stepping_on_meta, warm_up
 from .timeline import downsample
 from .tracker import LayerMemory, StorageTracker
 
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 WEIGHT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-CATEGORIES = ("params", "gradients", "optimizer", "buffers", "inputs", "activations", "temporaries")
+CATEGORIES = ("params", "gradients", "optimizer", "buffers", "inputs", "activations", "temporaries", "workspaces")
 
 
 @dataclass
@@ -84,14 +85,17 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
                  optimizer: str | Callable[..., torch.optim.Optimizer] = "adamw", optimizer_impl: str = "auto",
                  mode: str = "train",
                  amp: str | None = None, amp_device: str = "cuda", weights_dtype: str | None = None,
-                 checkpoint: Sequence[str] = (), loss_fn: Callable[[Any], torch.Tensor] | None = None) -> StepMemory:
+                 checkpoint: Sequence[str] = (), loss_fn: Callable[[Any], torch.Tensor] | None = None,
+                 blas_workspace: int | None = None) -> StepMemory:
     """Measure one step of ``model`` on meta copies of ``args``/``kwargs`` (see the module docstring).
 
     ``amp_device`` is the device the step is planned for: ``amp`` ("bf16"/"fp16") runs forward under
     ``torch.autocast(amp_device)``'s policy, and ``optimizer_impl`` "auto" is the optimizer implementation
     torch picks there (foreach on cuda, the for-loop on cpu; see ``optimizers.py``); ``weights_dtype``
     stores floating parameters and buffers in that dtype; ``checkpoint`` wraps the modules whose
-    class name or qualified name matches a pattern in ``torch.utils.checkpoint``.
+    class name or qualified name matches a pattern in ``torch.utils.checkpoint``. Planned for CUDA, the
+    step also holds a cuBLAS workspace of ``blas_workspace`` bytes per thread that multiplies matrices
+    (default: ``runtime.workspace_bytes`` for this machine's GPU, 32 MiB where there is none).
     """
     if kind not in ("train", "inference"):
         raise AuditError(f"unknown memory analysis {kind!r}; use train or inference")
@@ -106,17 +110,17 @@ def measure_step(model: nn.Module, args: tuple, kwargs: dict, *, kind: str = "tr
             _cast_weights(model, WEIGHT_DTYPES[weights_dtype])
         args, kwargs = _to_meta(args), _to_meta(kwargs)
         with _checkpointed(model, checkpoint) as wrapped, _scopes(model) as tracker, fused_attention(), \
-                cpu_full_layer(amp_device), onednn_lstm(amp_device):
+                cpu_full_layer(amp_device), onednn_lstm(amp_device), cuda_dropout(amp_device):
             try:
                 return _run(model, args, kwargs, tracker, kind, optimizer, impl, amp, amp_device, weights_dtype,
-                            loss_fn, wrapped)
+                            loss_fn, wrapped, blas_workspace)
             except (RuntimeError, NotImplementedError, TypeError, ValueError) as error:
                 raise AuditError(_meta_failure(model, error)) from None
 
 
 def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, kind: str, optimizer: Any,
          impl: str | None, amp: str | None, amp_device: str, weights_dtype: str | None, loss_fn: Callable | None,
-         wrapped: list[str]) -> StepMemory:
+         wrapped: list[str], blas_workspace: int | None) -> StepMemory:
     params = _unique(p for p in model.parameters())
     trainable = [p for p in params if p.requires_grad]
     opt = None
@@ -164,6 +168,11 @@ def _run(model: nn.Module, args: tuple, kwargs: dict, tracker: StorageTracker, k
                 opt.step()
             tracker.tick()
             del output, loss
+    if amp_device.startswith("cuda"):
+        per_thread = workspace_bytes() if blas_workspace is None else blas_workspace
+        resident = blas_workspaces(tracker.matmul_phases, per_thread)
+        if resident:
+            tracker.add_resident(resident, "workspaces")
     grads = sum(p.grad.nbytes for p in trainable if p.grad is not None) if opt is not None else 0
     at_peak = tracker.breakdown_at(tracker.peak_clock)
     if kind == "train":

@@ -32,7 +32,7 @@ class Block:
 
     nbytes: int
     alloc: int
-    category: str  # params, buffers, optimizer, inputs, gradients, activations, temporaries
+    category: str  # params, buffers, optimizer, inputs, gradients, activations, temporaries, workspaces
     phase: str  # baseline, forward, backward, optimizer
     layer: str | None
     free: int | None = None
@@ -74,6 +74,7 @@ class StorageTracker(TorchDispatchMode):
         self.flops: dict[str, int] = {}
         self.uncounted: dict[str, set[str]] = {}  # phase -> ops with no FLOP formula (a fused optimizer step)
         self.samples: list[tuple[int, str]] = []  # (live bytes, phase) at every tick: the timeline's source
+        self.matmul_phases: set[str] = set()  # phases that ran a BLAS matmul (CUDA: a cuBLAS workspace per thread)
 
     # -- storages ---------------------------------------------------------------------------
     def track(self, t: torch.Tensor, category: str) -> Block | None:
@@ -104,6 +105,13 @@ class StorageTracker(TorchDispatchMode):
         entry = self._refs.get(key)
         if entry is not None and entry[0] is ref:
             del self._refs[key]
+
+    def add_resident(self, nbytes: int, category: str) -> None:
+        """Bytes allocated before the step and held all through it (the cuBLAS workspaces of step 1)."""
+        self.blocks.append(Block(nbytes, 0, category, "baseline", None))
+        self.live += nbytes
+        self.peak += nbytes
+        self.samples = [(live + nbytes, phase) for live, phase in self.samples]
 
     def block_of(self, t: torch.Tensor) -> Block | None:
         try:
@@ -147,6 +155,8 @@ class StorageTracker(TorchDispatchMode):
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self.track(leaf, "temporaries")
+        if getattr(func, "__name__", "").split(".")[0] in _MATMULS:
+            self.matmul_phases.add(self.phase)
         workspace = matmul_workspace(func, args) + onednn_lstm_scratch_bytes(func, args)
         if workspace:  # alive only while the op runs: counted at this tick, freed before the next
             block = Block(workspace, self.clock, "temporaries", self.phase, self.scope[-1] if self.scope else None)
