@@ -79,3 +79,16 @@ class LSTMTagger(nn.Module):
 
 def lstm() -> nn.Module:
     return LSTMTagger().eval()
+
+
+class SumOfDims(nn.Module):
+    """An op whose size is B + L (one row's L values after one column's B values): not a product of
+    per-dimension polynomials, so the sizes method must give way to the direct fit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj(x)  # [B, L, 4]
+        return torch.cat([y[:, 0], y[0]]) * 2  # [B + L, 4]

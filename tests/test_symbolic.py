@@ -128,11 +128,37 @@ def test_gpt2_attention_term_is_named_and_matches_the_closed_form():
     assert leading["from"][0]["kind"].startswith("matmul")
 
 
+def test_sizes_method_counts_four_shapes_and_verifies_on_two_it_did_not_use():
+    """GPT-2 with B=1: sizes measured at R = (2, 33) and one step along each axis, verified at the base
+    (its matmuls take another op path at B=1, so it cannot be a fitting point) and at R + 2 steps."""
+    _, report, data, _ = symbolic_case("gpt2")
+    summary = data["summary"]["symbolic"]
+    assert summary["method"] == "sizes"
+    assert report.symbolic.fit_points == [{"B": 2, "L": 33}, {"B": 3, "L": 33}, {"B": 2, "L": 34}]
+    assert summary["verified_at"] == [{"B": 1, "L": 32}, {"B": 4, "L": 35}]
+    assert report.symbolic.runs == 4  # three to measure, one to verify; the base is the concrete audit
+
+
+def test_size_that_is_a_sum_of_dimensions_falls_back_to_the_direct_fit():
+    """cat([y[:, 0], y[0]]) has B + L rows: the separable size prediction fails, the costs are fitted
+    directly (method "fit") and still equal concrete audits exactly."""
+    model = models.SumOfDims()
+    report = audit(model, input_shape="B,L,4", symbolic="B=2,L=5", rules=False)
+    assert report.symbolic.method == "fit"
+    for b, l in ((1, 2), (3, 7), (6, 4)):
+        concrete = audit(model, input_shape=(b, l, 4), rules=False)
+        assert report.symbolic.evaluate({"B": b, "L": l}) == {"params": concrete.params, "macs": concrete.macs,
+                                                                "flops": concrete.flops}
+    # the elementwise product alone: one FLOP per element of the (B + L) x 4 result
+    mul = [name for name in report.symbolic.layers if name.endswith("mul")]
+    assert len(mul) == 1 and str(report.symbolic.layers[mul[0]][2]) == "4*B + 4*L"
+
+
 def test_resnet50_formula_is_stated_on_its_congruence_class():
     _, report, data, _ = symbolic_case("resnet50")
     summary = data["summary"]["symbolic"]
     assert summary["valid_for"] == "H ≡ 0 (mod 32), W = H"
-    assert summary["method"] == "fit" and len(summary["verified_at"]) >= 2
+    assert summary["method"] == "sizes" and len(summary["verified_at"]) >= 2
     # torchvision's own figure for resnet50 at 224x224: 4.09 GMACs (weights.meta["_ops"] = 4.089 GFLOPs).
     from torchvision.models import ResNet50_Weights
 

@@ -31,6 +31,9 @@ class OpCounter(TorchDispatchMode):
         self.unowned_forward_macs = 0  # forward work outside any layer: in the totals, never dropped
         self.unowned_forward_flops = 0
         self.unowned_uncounted: dict[str, int] = {}
+        # (layer, func, args, kwargs, out) of every costed forward op, when a symbolic audit asks: the
+        # sizes its formulas are evaluated from (analyses/symbolic/sizes.py). None: nothing is kept.
+        self.record: list[tuple[Layer, Any, tuple, dict, Any]] | None = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
@@ -71,4 +74,6 @@ class OpCounter(TorchDispatchMode):
         else:
             layer.macs += cost.macs
             layer.flops += cost.flops
+            if self.record is not None:
+                self.record.append((layer, func, args, kwargs, out))
         return out

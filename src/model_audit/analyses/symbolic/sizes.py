@@ -1,0 +1,223 @@
+"""Per-op sizes as polynomials: the costs at any size from a few counting runs, no model run.
+
+A layer's cost is a sum of per-op formulas (``analyses/costs.py``) over the ops it issues, and each
+formula reads integers only: tensor sizes and int arguments. Those integers are polynomials of
+lower degree than the costs (GPT-2: every size is linear in B and in L, its attention FLOPs are
+quadratic in L), so they take fewer counting runs to determine. A run's *profile* groups its costed
+ops by (layer, op, argument skeleton), and within a group keeps each distinct integer vector (first
+occurrence first) with how often it occurred (an LSTM cell's ops repeat T times: the count is one
+more integer to fit).
+
+The fit is separable: measured at a reference point R and at R + j·step along each axis (j = 1..d),
+every integer is predicted as ``v(R) · Π_k f_k(x_k) / v(R)`` with ``f_k`` the degree-d interpolant
+along axis k (sizes are products of per-dimension factors: ``B·L``, ``B·heads``, ``(H/16)²+1``).
+:class:`Replay` then evaluates the same formulas on the predicted integers at any point, so
+``fit.fit_costs`` can fit the costs from such *virtual* points; the caller verifies the result on
+real counting runs. Anything unexpected (another profile structure, a prediction that is not an
+integer, an argument that is neither) raises :class:`NotReplayable` and the caller fits directly.
+"""
+from __future__ import annotations
+
+from math import prod
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+
+from ..costs import ZERO_COST, op_cost
+from .evaluate import Costs, Records
+
+_INT = "int"
+_PLAIN = (bool, float, str, type(None), torch.dtype, torch.device, torch.layout, torch.memory_format)
+
+
+class NotReplayable(Exception):
+    """The sizes are not the separable polynomials the method assumes (or an op cannot be rebuilt)."""
+
+
+def _skeleton(obj: Any, ints: list[int]) -> Any:
+    """``obj`` with its integers (tensor sizes, int arguments) moved into ``ints``: what stays is the
+    structure every size must share (dtypes, ranks, flags, floats)."""
+    if isinstance(obj, torch.Tensor):
+        ints.extend(obj.shape)
+        return ("T", obj.dtype, obj.dim())
+    if type(obj) is int:
+        ints.append(obj)
+        return _INT
+    if isinstance(obj, _PLAIN):
+        return (type(obj), obj)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj), tuple(_skeleton(o, ints) for o in obj))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, _skeleton(v, ints)) for k, v in obj.items()))
+    raise NotReplayable(f"an op argument of type {type(obj).__name__}")
+
+
+def _rebuild(skeleton: Any, ints: Iterator) -> Any:
+    if skeleton == _INT:
+        return next(ints)
+    kind = skeleton[0]
+    if kind == "T":
+        _, dtype, rank = skeleton
+        shape = [next(ints) for _ in range(rank)]
+        if any(s < 0 for s in shape):
+            raise NotReplayable("a predicted tensor size is negative")
+        return torch.empty(shape, dtype=dtype, device="meta")
+    if kind is dict:
+        return {k: _rebuild(v, ints) for k, v in skeleton[1]}
+    if kind in (list, tuple):
+        return kind(_rebuild(s, ints) for s in skeleton[1])
+    return skeleton[1]
+
+
+Key = tuple[str, Any, Any]  # (layer, op, skeleton of (args, kwargs, out))
+Profile = dict[Key, dict[tuple[int, ...], int]]  # group -> distinct integer vector -> occurrences
+
+
+def profile(records: Records) -> Profile:
+    """Group a run's costed ops; zero-cost ops (views, copies) carry no cost at any size."""
+    out: Profile = {}
+    for layer, func, args, kwargs, result in records:
+        if getattr(func, "overloadpacket", func) in ZERO_COST:
+            continue
+        ints: list[int] = []
+        skeleton = _skeleton((args, kwargs, result), ints)
+        group = out.setdefault((layer, func, skeleton), {})
+        key = tuple(ints)
+        group[key] = group.get(key, 0) + 1
+    return out
+
+
+def _flatten(reference: Profile, other: Profile) -> list[int]:
+    """``other``'s integers in ``reference``'s order (count, then the vector, per distinct vector)."""
+    if list(reference) != list(other):
+        raise NotReplayable("the ops differ between sizes")
+    flat: list[int] = []
+    for key, group in reference.items():
+        theirs = other[key]
+        if len(theirs) != len(group):
+            raise NotReplayable(f"{key[1]} in {key[0]} takes {len(group)} distinct sizes at one point, "
+                                f"{len(theirs)} at another")
+        for vector, count in theirs.items():
+            flat.append(count)
+            flat.extend(vector)
+    return flat
+
+
+def _lagrange(nodes: int, t: int) -> list[int]:
+    """Weights of the values at 0..nodes-1 that give the interpolant at integer ``t`` (integers)."""
+    weights = []
+    for j in range(nodes):
+        num, den = 1, 1
+        for i in range(nodes):
+            if i != j:
+                num *= t - i
+                den *= j - i
+        weights.append(num // den)
+    return weights
+
+
+class Replay:
+    """Per-layer costs at any point, from profiles measured at R and along each axis.
+
+    ``axes[k]`` lists the profiles at R + j·step_k (j = 1..d_k) along dimension ``names[k]``.
+    """
+
+    def __init__(self, names: Sequence[str], steps: Sequence[int], reference: Mapping[str, int],
+                 ref_profile: Profile, axes: Sequence[Sequence[Profile]], layers: Sequence[str]) -> None:
+        self.names = list(names)
+        self.steps = list(steps)
+        self.reference = dict(reference)
+        self.layers = list(layers)
+        self.ref = _flatten(ref_profile, ref_profile)
+        self.axes = [[self.ref] + [_flatten(ref_profile, p) for p in along] for along in axes]
+        # Entries that are identical at every measured point predict identically: evaluate each
+        # (op, skeleton, integer history) once per point, then add it to every layer that has it.
+        self.entries: list[tuple[str, int, int, int]] = []  # (layer, class, offset of count, width)
+        self.classes: list[tuple[Any, Any, int]] = []  # (op, skeleton, offset of its integers)
+        seen: dict[Any, int] = {}
+        offset = 0
+        for (layer, func, skeleton), group in ref_profile.items():
+            for vector in group:
+                width = len(vector)
+                history = tuple(tuple(tuple(axis[j][offset + 1:offset + 1 + width]) for j in range(len(axis)))
+                                for axis in self.axes)
+                cls = seen.setdefault((func, skeleton, history), len(seen))
+                if cls == len(self.classes):
+                    self.classes.append((func, skeleton, offset + 1))
+                self.entries.append((layer, cls, offset, width))
+                offset += 1 + width
+
+    def degrees(self) -> list[int]:
+        return [len(axis) - 1 for axis in self.axes]
+
+    def predict(self, values: Mapping[str, int], positions: Sequence[int]) -> list[int]:
+        """The integers at ``positions`` of the flat profile at ``values``."""
+        weights = []
+        for name, step, axis in zip(self.names, self.steps, self.axes):
+            delta = values[name] - self.reference[name]
+            if delta % step:
+                raise NotReplayable(f"{name}={values[name]} is off the class")
+            weights.append(_lagrange(len(axis), delta // step))
+        n = len(self.axes)
+        out = []
+        for i in positions:
+            base = self.ref[i]
+            factors = [sum(w * axis[j][i] for j, w in enumerate(ws) if w) for ws, axis in zip(weights, self.axes)]
+            if base == 0:
+                if any(axis[j][i] for axis in self.axes for j in range(len(axis))):
+                    raise NotReplayable("a size is zero at the reference point only")
+                out.append(0)
+                continue
+            num, den = prod(factors), base ** (n - 1)
+            if num % den:
+                raise NotReplayable("a size is not a product of per-dimension polynomials")
+            out.append(num // den)
+        return out
+
+    def __call__(self, values: Mapping[str, int]) -> Costs:
+        costs = {name: [0, 0] for name in self.layers}
+        per_class: list[tuple[int, int]] = []
+        for func, skeleton, offset in self.classes:
+            # the class's width is its skeleton's integer count: rebuild from the predicted integers
+            ints = self.predict(values, range(offset, offset + _width(skeleton)))
+            args, kwargs, out = _rebuild(skeleton, iter(ints))
+            cost = op_cost(func, args, kwargs, out)
+            per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
+        counts = self.predict(values, [offset for _, _, offset, _ in self.entries])
+        for (layer, cls, _, _), count in zip(self.entries, counts):
+            macs, flops = per_class[cls]
+            row = costs.setdefault(layer, [0, 0])
+            row[0] += count * macs
+            row[1] += count * flops
+        return {name: (row[0], row[1]) for name, row in costs.items()}
+
+
+def _width(skeleton: Any) -> int:
+    if skeleton == _INT:
+        return 1
+    kind = skeleton[0]
+    if kind == "T":
+        return skeleton[2]
+    if kind is dict:
+        return sum(_width(v) for _, v in skeleton[1])
+    if kind in (list, tuple):
+        return sum(_width(s) for s in skeleton[1])
+    return 0
+
+
+def mismatched_axes(replay: Replay, values: Mapping[str, int], measured: Profile, ref_profile: Profile) -> set[int]:
+    """The axes whose degree is too low to predict ``measured`` (the integers at ``values``): those of
+    each wrong integer that depends on one axis only; all axes of a wrong integer that depends on several."""
+    flat = _flatten(ref_profile, measured)
+    every = set(range(len(replay.axes)))
+    single: set[int] = set()
+    several: set[int] = set()
+    for i, m in enumerate(flat):
+        try:
+            right = replay.predict(values, [i])[0] == m
+        except NotReplayable:
+            right = False
+        if not right:
+            varying = {k for k, axis in enumerate(replay.axes) if any(col[i] != axis[0][i] for col in axis)}
+            (single if len(varying) == 1 else several).update(varying or every)
+    return single or several
