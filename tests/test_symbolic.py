@@ -129,13 +129,14 @@ def test_gpt2_attention_term_is_named_and_matches_the_closed_form():
 
 
 def test_sizes_method_counts_four_shapes_and_verifies_on_two_it_did_not_use():
-    """GPT-2 with B=1: sizes measured at R = (2, 33) and one step along each axis, verified at the base
-    (its matmuls take another op path at B=1, so it cannot be a fitting point) and at R + 2 steps."""
+    """GPT-2 at B=1, L=32: sizes measured at R = (2, 2) (L from its smallest size, B one above the base)
+    and one step along each axis, verified at the base (its matmuls take another op path at B=1, so it
+    could not be a fitting point) and next to it."""
     _, report, data, _ = symbolic_case("gpt2")
     summary = data["summary"]["symbolic"]
     assert summary["method"] == "sizes"
-    assert report.symbolic.fit_points == [{"B": 2, "L": 33}, {"B": 3, "L": 33}, {"B": 2, "L": 34}]
-    assert summary["verified_at"] == [{"B": 1, "L": 32}, {"B": 4, "L": 35}]
+    assert report.symbolic.fit_points == [{"B": 2, "L": 2}, {"B": 3, "L": 2}, {"B": 2, "L": 3}]
+    assert summary["verified_at"] == [{"B": 1, "L": 32}, {"B": 4, "L": 33}]
     assert report.symbolic.runs == 4  # three to measure, one to verify; the base is the concrete audit
 
 

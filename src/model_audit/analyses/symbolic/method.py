@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
+from ...errors import ModelExecutionError
 from ...target.inputs import InputSpec
 from .evaluate import Costs, Evaluator
 from .fit import Rows, SymbolicCosts, SymbolicError, fit_costs
@@ -37,10 +38,20 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
             runs[key] = (costs, profile(records) if record else None)
         return runs[key]
 
-    try:
-        return dataclasses.replace(_sizes(dims, base, measure, base_costs, params, kinds), runs=len(runs))
-    except (NotReplayable, SymbolicError):
-        pass  # the sizes are not what the method assumes: fit the costs directly
+    # First from small sizes where the base leaves room below it (a recurrent model's counting run
+    # costs in proportion to T; checked next to the base), else from one step above the base.
+    near = ({d.name: base[d.name] + d.step for d in dims}, {d.name: base[d.name] + 3 * d.step for d in dims})
+    low = {d.name for d in dims if _small(d, base[d.name]) + 2 * d.step < base[d.name]}
+    starts = [near]
+    if low:
+        starts.insert(0, ({d.name: _small(d, base[d.name]) if d.name in low else near[0][d.name] for d in dims},
+                          {d.name: base[d.name] + d.step if d.name in low else near[1][d.name] for d in dims}))
+    for ref, check in starts:
+        try:
+            result = _sizes(dims, base, ref, check, measure, base_costs, params, kinds)
+            return dataclasses.replace(result, runs=len(runs))
+        except (NotReplayable, SymbolicError, ModelExecutionError):
+            continue  # the sizes are not what the method assumes there
 
     def count(values: dict[str, int]) -> tuple[Costs, dict]:
         return measure(values, record=False)[0], {}
@@ -49,12 +60,17 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
     return dataclasses.replace(result, runs=len(runs))
 
 
-def _sizes(dims: Sequence[Dim], base: dict[str, int], measure, base_costs: Rows, params: dict[str, int],
-           kinds: dict[str, str]) -> SymbolicCosts:
+def _small(d: Dim, base: int) -> int:
+    """The smallest size of ``d``'s class that is at least 2 and two steps (size-1 and one-step sizes
+    take special paths: no causal mask at L = 1, a 1x1 map after a 32x downsampling)."""
+    floor = max(2, 2 * d.step)
+    return floor + (base - floor) % d.step
+
+
+def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check: dict[str, int], measure,
+           base_costs: Rows, params: dict[str, int], kinds: dict[str, str]) -> SymbolicCosts:
     names = [d.name for d in dims]
     steps = [d.step for d in dims]
-    ref = {d.name: base[d.name] + d.step for d in dims}
-    check = {d.name: base[d.name] + 3 * d.step for d in dims}
     ref_costs, ref_profile = measure(ref)
     if set(ref_costs) != set(base_costs):
         raise NotReplayable("the layers differ between sizes")
