@@ -31,9 +31,9 @@ class OpCounter(TorchDispatchMode):
         self.unowned_forward_macs = 0  # forward work outside any layer: in the totals, never dropped
         self.unowned_forward_flops = 0
         self.unowned_uncounted: dict[str, int] = {}
-        # (layer, func, args, kwargs, out) of every costed forward op, when a symbolic audit asks: the
-        # sizes its formulas are evaluated from (analyses/symbolic/sizes.py). None: nothing is kept.
-        self.record: list[tuple[Layer, Any, tuple, dict, Any]] | None = None
+        # (layer or None, func, args, kwargs, out, cost) of every forward op, when a symbolic audit
+        # asks: the sizes its formulas are evaluated from (analyses/symbolic/sizes.py). None: not kept.
+        self.record: list[tuple[Layer | None, Any, tuple, dict, Any, Cost | None]] | None = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
@@ -52,6 +52,8 @@ class OpCounter(TorchDispatchMode):
         cost = op_cost(func, args, kwargs, out)
         if layer is None and self.on_unowned is not None and not self.backward:
             layer = self.on_unowned(func, args, kwargs, out, cost)
+        if self.record is not None and not self.backward:
+            self.record.append((layer, func, args, kwargs, out, cost))
         if layer is None:
             if cost is None:
                 name = op_name(func) + (" (backward)" if self.backward else "")
@@ -74,6 +76,4 @@ class OpCounter(TorchDispatchMode):
         else:
             layer.macs += cost.macs
             layer.flops += cost.flops
-            if self.record is not None:
-                self.record.append((layer, func, args, kwargs, out))
         return out

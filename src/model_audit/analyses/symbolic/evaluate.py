@@ -25,7 +25,7 @@ from ...trace.untouched import ModuleSnapshot, RandomState
 from ...trace.tracing import LayerFailure
 
 Costs = dict[str, tuple[int, int]]  # layer name -> (macs, flops)
-Records = list[tuple[str, Any, tuple, dict, Any]]  # (layer name, op, args, kwargs, out) of each costed op
+Records = list[tuple[str | None, Any, tuple, dict, Any, Any]]  # (layer name, op, args, kwargs, out, Cost | None)
 
 
 class Evaluator:
@@ -39,6 +39,7 @@ class Evaluator:
         self.gm: Any = None
         self.runs = 0
         self._placed: tuple[ModuleSnapshot, RandomState] | None = None
+        self._gm_session: Any = None  # the session the fx graph module was traced in
 
     @contextmanager
     def session(self) -> Iterator["Evaluator"]:
@@ -54,21 +55,30 @@ class Evaluator:
     def __call__(self, specs: Sequence[InputSpec]) -> Costs:
         return self.run(specs)[0]
 
-    def run(self, specs: Sequence[InputSpec], record: bool = False) -> tuple[Costs, Records]:
-        """Per-layer costs at ``specs``; with ``record``, also every costed forward op with its layer."""
+    def run(self, specs: Sequence[InputSpec], record: bool = False, plain: bool = False) -> tuple[Costs, Records]:
+        """Per-layer costs at ``specs``; with ``record``, also every forward op with its layer.
+
+        ``plain``: the model's own forward, no tracer (a third to a half cheaper): no layers, so no
+        costs; the records' layers are None (the caller attributes the ops by position)."""
         if self._placed is None:
             with self.session():
-                return self.run(specs, record)
+                return self.run(specs, record, plain)
         counter = OpCounter()
-        counter.record = [] if record else None
+        counter.record = [] if record or plain else None
         self.runs += 1
         try:
-            if self.tracer == "fx" and self.gm is None:
+            if self.tracer == "fx" and self.gm is None and not plain:
                 self.gm = symbolic_trace(self.model)
+                self._gm_session = self._placed
             args = tuple(spec.build(self.device) for spec in specs)
             try:
                 with torch.no_grad(), counter:
-                    if self.gm is not None:
+                    if plain:
+                        # the fx graph's own code where it was traced in this session (its tensor
+                        # attributes are this placement's), so that the ops are the traced run's
+                        (self.gm if self.gm is not None and self._gm_session is self._placed else self.model)(*args)
+                        layers = []
+                    elif self.gm is not None:
                         layers = run_fx(self.gm, self.model, args, {}, counter, False, lean=True)[0]
                     else:
                         hooks = HookTracer(self.model, counter, False, lean=True)
@@ -77,8 +87,12 @@ class Evaluator:
             except LayerFailure as failure:
                 shapes = ", ".join(str(list(s.shape)) for s in specs)
                 raise ModelExecutionError(f"symbolic audit at input {shapes}: {failure}", layer=failure.layer.name) from None
+            except Exception as error:  # only a plain run gets here: no tracer names the layer
+                shapes = ", ".join(str(list(s.shape)) for s in specs)
+                raise ModelExecutionError(f"symbolic audit at input {shapes}: {type(error).__name__}: {error}") from None
         finally:
             for state in self._placed:
                 state.restore()
-        records = [(layer.name, func, a, k, out) for layer, func, a, k, out in counter.record or ()]
+        records = [(layer.name if layer is not None else None, func, a, k, out, cost)
+                   for layer, func, a, k, out, cost in counter.record or ()]
         return {layer.name: (layer.macs, layer.flops) for layer in layers}, records

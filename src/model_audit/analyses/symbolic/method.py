@@ -16,12 +16,53 @@ from typing import Callable, Sequence
 
 from ...errors import ModelExecutionError
 from ...target.inputs import InputSpec
-from .evaluate import Costs, Evaluator
+from .evaluate import Costs, Evaluator, Records
 from .fit import Rows, SymbolicCosts, SymbolicError, fit_costs
-from .sizes import NotReplayable, Profile, Replay, mismatched_axes, profile
+from .sizes import NotReplayable, Profile, Replay, attributed, layer_costs, mismatched_axes, profile
 from .spec import Dim
 
 MAX_SIZE_DEGREE = 3  # sizes are products of dimensions (degree 1), or of a dimension with its alias (2)
+
+
+class _Runs:
+    """Counting runs by point, each made once: traced ones (per-layer costs from the tracer) and plain
+    ones (the model's forward alone, its ops attributed by position from a traced run at R)."""
+
+    def __init__(self, evaluator: Evaluator, specs_at: Callable[[dict[str, int]], list[InputSpec]],
+                 names: Sequence[str], layers: Sequence[str]) -> None:
+        self.evaluator, self.specs_at, self.names, self.layers = evaluator, specs_at, list(names), list(layers)
+        self.plain_ok = True  # until a plain run's ops differ from the reference's
+        self.traced: dict[tuple[int, ...], tuple[Costs, Records]] = {}
+        self.plain: dict[tuple[int, ...], tuple[Costs, Profile]] = {}
+
+    def costs(self, values: dict[str, int]) -> Costs:
+        """A traced run's per-layer costs (the direct fit's counter)."""
+        return self.trace(values)[0]
+
+    def trace(self, values: dict[str, int]) -> tuple[Costs, Records]:
+        key = tuple(values[n] for n in self.names)
+        if key not in self.traced:
+            self.traced[key] = self.evaluator.run(self.specs_at(values), record=True)
+        return self.traced[key]
+
+    def sizes(self, values: dict[str, int], reference: Records) -> tuple[Costs, Profile]:
+        """Per-layer costs and profile at ``values``, from a plain run when its ops are ``reference``'s."""
+        key = tuple(values[n] for n in self.names)
+        if key in self.traced:
+            costs, records = self.traced[key]
+            return costs, profile(records)
+        if key not in self.plain:
+            if self.plain_ok:
+                _, records = self.evaluator.run(self.specs_at(values), plain=True)
+                try:
+                    records = attributed(reference, records)
+                except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
+                    self.plain_ok = False
+            if not self.plain_ok:  # trace this run and the next ones
+                costs, records = self.trace(values)
+                return costs, profile(records)
+            self.plain[key] = (layer_costs(records, self.layers), profile(records))
+        return self.plain[key]
 
 
 def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict[str, int]], list[InputSpec]],
@@ -29,15 +70,8 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
     """The formulas by the sizes method, else by direct fitting; ``result.method`` says which ran."""
     names = [d.name for d in dims]
     base = {d.name: d.start() for d in dims}
-    runs: dict[tuple[int, ...], tuple[Costs, Profile | None]] = {}
-
-    def measure(values: dict[str, int], record: bool = True) -> tuple[Costs, Profile | None]:
-        key = tuple(values[n] for n in names)
-        if key not in runs or (record and runs[key][1] is None):
-            costs, records = evaluator.run(specs_at(values), record=record)
-            runs[key] = (costs, profile(records) if record else None)
-        return runs[key]
-
+    runs = _Runs(evaluator, specs_at, names, list(base_costs))
+    before = evaluator.runs
     # First from small sizes where the base leaves room below it (a recurrent model's counting run
     # costs in proportion to T; checked next to the base), else from one step above the base.
     near = ({d.name: base[d.name] + d.step for d in dims}, {d.name: base[d.name] + 3 * d.step for d in dims})
@@ -48,16 +82,13 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
                           {d.name: base[d.name] + d.step if d.name in low else near[1][d.name] for d in dims}))
     for ref, check in starts:
         try:
-            result = _sizes(dims, base, ref, check, measure, base_costs, params, kinds)
-            return dataclasses.replace(result, runs=len(runs))
+            result = _sizes(dims, base, ref, check, runs, base_costs, params, kinds)
+            return dataclasses.replace(result, runs=evaluator.runs - before)
         except (NotReplayable, SymbolicError, ModelExecutionError):
             continue  # the sizes are not what the method assumes there
 
-    def count(values: dict[str, int]) -> tuple[Costs, dict]:
-        return measure(values, record=False)[0], {}
-
-    result = fit_costs(dims, base_costs, params, kinds, count)
-    return dataclasses.replace(result, runs=len(runs))
+    result = fit_costs(dims, base_costs, params, kinds, lambda values: (runs.costs(values), {}))
+    return dataclasses.replace(result, runs=evaluator.runs - before)
 
 
 def _small(d: Dim, base: int) -> int:
@@ -67,27 +98,28 @@ def _small(d: Dim, base: int) -> int:
     return floor + (base - floor) % d.step
 
 
-def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check: dict[str, int], measure,
+def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check: dict[str, int], runs: _Runs,
            base_costs: Rows, params: dict[str, int], kinds: dict[str, str]) -> SymbolicCosts:
     names = [d.name for d in dims]
     steps = [d.step for d in dims]
-    ref_costs, ref_profile = measure(ref)
+    ref_costs, ref_records = runs.trace(ref)
     if set(ref_costs) != set(base_costs):
         raise NotReplayable("the layers differ between sizes")
+    ref_profile = profile(ref_records)
     degrees = [1] * len(dims)
     while True:
-        axes = [[measure({**ref, d.name: ref[d.name] + j * d.step})[1] for j in range(1, degree + 1)]
+        axes = [[runs.sizes({**ref, d.name: ref[d.name] + j * d.step}, ref_records)[1] for j in range(1, degree + 1)]
                 for d, degree in zip(dims, degrees)]
         replay = Replay(names, steps, ref, ref_profile, axes, list(base_costs))
 
         def real(point: dict[str, int]) -> tuple[Rows, dict]:
-            return (base_costs if point == base else measure(point)[0]), {}
+            return (base_costs if point == base else runs.sizes(point, ref_records)[0]), {}
 
         try:
             result = fit_costs(dims, replay(base), params, kinds, lambda values: (replay(values), {}),
                                verify=([base, check], real))
         except SymbolicError:
-            wrong = mismatched_axes(replay, check, measure(check)[1], ref_profile)
+            wrong = mismatched_axes(replay, check, runs.sizes(check, ref_records)[1], ref_profile)
             if not wrong or any(degrees[k] >= MAX_SIZE_DEGREE for k in wrong):
                 raise
             for k in wrong:

@@ -73,11 +73,30 @@ Key = tuple[str, Any, Any]  # (layer, op, skeleton of (args, kwargs, out))
 Profile = dict[Key, dict[tuple[int, ...], int]]  # group -> distinct integer vector -> occurrences
 
 
+def attributed(reference: Records, records: Records) -> Records:
+    """A plain run's ops with the layers of the traced run ``reference``, op by op: the op sequences
+    must be identical (the same ops in the same order), else the run is not comparable."""
+    if len(records) != len(reference) or any(a[1] != b[1] for a, b in zip(reference, records)):
+        raise NotReplayable("the ops differ between sizes")
+    return [(ref[0], *rest) for ref, (_, *rest) in zip(reference, records)]
+
+
+def layer_costs(records: Records, layers: Sequence[str]) -> Costs:
+    """Per-layer (macs, flops) of a run's records (``layers``: every layer, zero when it has no op)."""
+    costs = {name: [0, 0] for name in layers}
+    for layer, _, _, _, _, cost in records:
+        if layer is not None and cost is not None:
+            row = costs[layer]
+            row[0] += cost.macs
+            row[1] += cost.flops
+    return {name: (row[0], row[1]) for name, row in costs.items()}
+
+
 def profile(records: Records) -> Profile:
     """Group a run's costed ops; zero-cost ops (views, copies) carry no cost at any size."""
     out: Profile = {}
-    for layer, func, args, kwargs, result in records:
-        if getattr(func, "overloadpacket", func) in ZERO_COST:
+    for layer, func, args, kwargs, result, cost in records:
+        if layer is None or cost is None or getattr(func, "overloadpacket", func) in ZERO_COST:
             continue
         ints: list[int] = []
         skeleton = _skeleton((args, kwargs, result), ints)
@@ -132,8 +151,9 @@ class Replay:
         self.axes = [[self.ref] + [_flatten(ref_profile, p) for p in along] for along in axes]
         # Entries that are identical at every measured point predict identically: evaluate each
         # (op, skeleton, integer history) once per point, then add it to every layer that has it.
-        self.entries: list[tuple[str, int, int, int]] = []  # (layer, class, offset of count, width)
-        self.classes: list[tuple[Any, Any, int]] = []  # (op, skeleton, offset of its integers)
+        self.entries: list[tuple[str, int]] = []  # (layer, class) of each distinct vector
+        self.count_positions: list[int] = []  # where each entry's count is in the flat profile
+        self.classes: list[tuple[Any, Any, range]] = []  # (op, skeleton, positions of its integers)
         seen: dict[Any, int] = {}
         offset = 0
         for (layer, func, skeleton), group in ref_profile.items():
@@ -143,66 +163,66 @@ class Replay:
                                 for axis in self.axes)
                 cls = seen.setdefault((func, skeleton, history), len(seen))
                 if cls == len(self.classes):
-                    self.classes.append((func, skeleton, offset + 1))
-                self.entries.append((layer, cls, offset, width))
+                    self.classes.append((func, skeleton, range(offset + 1, offset + 1 + width)))
+                self.entries.append((layer, cls))
+                self.count_positions.append(offset)
                 offset += 1 + width
 
     def degrees(self) -> list[int]:
         return [len(axis) - 1 for axis in self.axes]
 
-    def predict(self, values: Mapping[str, int], positions: Sequence[int]) -> list[int]:
-        """The integers at ``positions`` of the flat profile at ``values``."""
-        weights = []
+    def weights(self, values: Mapping[str, int]) -> list[list[int]]:
+        """Per axis, the interpolation weights of its measured sizes at ``values``."""
+        out = []
         for name, step, axis in zip(self.names, self.steps, self.axes):
             delta = values[name] - self.reference[name]
             if delta % step:
                 raise NotReplayable(f"{name}={values[name]} is off the class")
-            weights.append(_lagrange(len(axis), delta // step))
-        n = len(self.axes)
+            out.append(_lagrange(len(axis), delta // step))
+        return out
+
+    def predict(self, values: Mapping[str, int], positions: Sequence[int],
+                weights: list[list[int]] | None = None) -> list[int]:
+        """The integers at ``positions`` of the flat profile at ``values``."""
+        weights = self.weights(values) if weights is None else weights
+        terms = [list(zip(ws, axis)) for ws, axis in zip(weights, self.axes)]
+        power = len(self.axes) - 1
+        ref = self.ref
         out = []
         for i in positions:
-            base = self.ref[i]
-            factors = [sum(w * axis[j][i] for j, w in enumerate(ws) if w) for ws, axis in zip(weights, self.axes)]
+            base = ref[i]
+            num = 1
+            for pairs in terms:
+                f = 0
+                for w, column in pairs:
+                    f += w * column[i]
+                num *= f
             if base == 0:
-                if any(axis[j][i] for axis in self.axes for j in range(len(axis))):
+                if any(column[i] for axis in self.axes for column in axis):
                     raise NotReplayable("a size is zero at the reference point only")
                 out.append(0)
                 continue
-            num, den = prod(factors), base ** (n - 1)
+            den = base ** power
             if num % den:
                 raise NotReplayable("a size is not a product of per-dimension polynomials")
             out.append(num // den)
         return out
 
     def __call__(self, values: Mapping[str, int]) -> Costs:
-        costs = {name: [0, 0] for name in self.layers}
+        weights = self.weights(values)
         per_class: list[tuple[int, int]] = []
-        for func, skeleton, offset in self.classes:
-            # the class's width is its skeleton's integer count: rebuild from the predicted integers
-            ints = self.predict(values, range(offset, offset + _width(skeleton)))
-            args, kwargs, out = _rebuild(skeleton, iter(ints))
+        for func, skeleton, positions in self.classes:
+            args, kwargs, out = _rebuild(skeleton, iter(self.predict(values, positions, weights)))
             cost = op_cost(func, args, kwargs, out)
             per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
-        counts = self.predict(values, [offset for _, _, offset, _ in self.entries])
-        for (layer, cls, _, _), count in zip(self.entries, counts):
+        counts = self.predict(values, self.count_positions, weights)
+        costs = {name: [0, 0] for name in self.layers}
+        for (layer, cls), count in zip(self.entries, counts):
             macs, flops = per_class[cls]
             row = costs.setdefault(layer, [0, 0])
             row[0] += count * macs
             row[1] += count * flops
         return {name: (row[0], row[1]) for name, row in costs.items()}
-
-
-def _width(skeleton: Any) -> int:
-    if skeleton == _INT:
-        return 1
-    kind = skeleton[0]
-    if kind == "T":
-        return skeleton[2]
-    if kind is dict:
-        return sum(_width(v) for _, v in skeleton[1])
-    if kind in (list, tuple):
-        return sum(_width(s) for s in skeleton[1])
-    return 0
 
 
 def mismatched_axes(replay: Replay, values: Mapping[str, int], measured: Profile, ref_profile: Profile) -> set[int]:
@@ -212,9 +232,10 @@ def mismatched_axes(replay: Replay, values: Mapping[str, int], measured: Profile
     every = set(range(len(replay.axes)))
     single: set[int] = set()
     several: set[int] = set()
+    weights = replay.weights(values)
     for i, m in enumerate(flat):
         try:
-            right = replay.predict(values, [i])[0] == m
+            right = replay.predict(values, [i], weights)[0] == m
         except NotReplayable:
             right = False
         if not right:
