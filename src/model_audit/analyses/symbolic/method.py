@@ -33,7 +33,7 @@ class _Runs:
         self.evaluator, self.specs_at, self.names, self.layers = evaluator, specs_at, list(names), list(layers)
         self.plain_ok = True  # until a plain run's ops differ from the reference's
         self.traced: dict[tuple[int, ...], tuple[Costs, Records]] = {}
-        self.plain: dict[tuple[int, ...], tuple[Costs, Profile]] = {}
+        self.plain: dict[tuple[int, ...], tuple[Costs, Records]] = {}
 
     def costs(self, values: dict[str, int]) -> Costs:
         """A traced run's per-layer costs (the direct fit's counter)."""
@@ -45,12 +45,12 @@ class _Runs:
             self.traced[key] = self.evaluator.run(self.specs_at(values), record=True)
         return self.traced[key]
 
-    def sizes(self, values: dict[str, int], reference: Records) -> tuple[Costs, Profile]:
-        """Per-layer costs and profile at ``values``, from a plain run when its ops are ``reference``'s."""
+    def sizes(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
+        """Per-layer costs and the ops (with their layers) at ``values``, from a plain run when its ops
+        are ``reference``'s."""
         key = tuple(values[n] for n in self.names)
         if key in self.traced:
-            costs, records = self.traced[key]
-            return costs, profile(records)
+            return self.traced[key]
         if key not in self.plain:
             if self.plain_ok:
                 _, records = self.evaluator.run(self.specs_at(values), plain=True)
@@ -59,9 +59,8 @@ class _Runs:
                 except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
                     self.plain_ok = False
             if not self.plain_ok:  # trace this run and the next ones
-                costs, records = self.trace(values)
-                return costs, profile(records)
-            self.plain[key] = (layer_costs(records, self.layers), profile(records))
+                return self.trace(values)
+            self.plain[key] = (layer_costs(records, self.layers), records)
         return self.plain[key]
 
 
@@ -106,25 +105,33 @@ def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check
     if set(ref_costs) != set(base_costs):
         raise NotReplayable("the layers differ between sizes")
     ref_profile = profile(ref_records)
+    profiles: dict[tuple[int, ...], Profile] = {}
+
+    def profile_at(values: dict[str, int]) -> Profile:
+        key = tuple(values[n] for n in names)
+        if key not in profiles:
+            profiles[key] = profile(runs.sizes(values, ref_records)[1])
+        return profiles[key]
+
     degrees = [1] * len(dims)
     while True:
-        axes = [[runs.sizes({**ref, d.name: ref[d.name] + j * d.step}, ref_records)[1] for j in range(1, degree + 1)]
+        axes = [[profile_at({**ref, d.name: ref[d.name] + j * d.step}) for j in range(1, degree + 1)]
                 for d, degree in zip(dims, degrees)]
         replay = Replay(names, steps, ref, ref_profile, axes, list(base_costs))
+        # The sizes first: where one is mispredicted at the check, its axes get one more measured size.
+        wrong = mismatched_axes(replay, check, profile_at(check), ref_profile)
+        if wrong:
+            if any(degrees[k] >= MAX_SIZE_DEGREE for k in wrong):
+                raise NotReplayable("the sizes are not polynomials of low degree")
+            for k in wrong:
+                degrees[k] += 1
+            continue
 
         def real(point: dict[str, int]) -> tuple[Rows, dict]:
             return (base_costs if point == base else runs.sizes(point, ref_records)[0]), {}
 
-        try:
-            result = fit_costs(dims, replay(base), params, kinds, lambda values: (replay(values), {}),
-                               verify=([base, check], real))
-        except SymbolicError:
-            wrong = mismatched_axes(replay, check, runs.sizes(check, ref_records)[1], ref_profile)
-            if not wrong or any(degrees[k] >= MAX_SIZE_DEGREE for k in wrong):
-                raise
-            for k in wrong:
-                degrees[k] += 1
-            continue
+        result = fit_costs(dims, replay(base), params, kinds, lambda values: (replay(values), {}),
+                           verify=([base, check], real))
         fit_points = [ref] + [{**ref, d.name: ref[d.name] + j * d.step} for d, degree in zip(dims, degrees)
                               for j in range(1, degree + 1)]
         return dataclasses.replace(result, method="sizes", fit_points=fit_points)

@@ -168,8 +168,47 @@ class Replay:
                 self.count_positions.append(offset)
                 offset += 1 + width
 
+        # All integers at once in int64 when no product can overflow (the common case: two
+        # dimensions, sizes below 2^24); Python integers otherwise.
+        largest = max((abs(v) for axis in self.axes for column in axis for v in column), default=0)
+        self.tensors = None
+        if len(self.axes) <= 2 and largest < 2**24 and max(len(axis) for axis in self.axes) <= 4:
+            self.tensors = [torch.tensor(axis, dtype=torch.int64, device="cpu") for axis in self.axes]
+
     def degrees(self) -> list[int]:
         return [len(axis) - 1 for axis in self.axes]
+
+    def predict_all(self, values: Mapping[str, int], weights: list[list[int]] | None = None,
+                    strict: bool = True) -> list[int | None]:
+        """Every integer of the flat profile at ``values`` (``strict=False``: None where there is none)."""
+        weights = self.weights(values) if weights is None else weights
+        if self.tensors is None or max(abs(w) for ws in weights for w in ws) >= 2**12:
+            if strict:
+                return self.predict(values, range(len(self.ref)), weights)
+            out: list[int | None] = []
+            for i in range(len(self.ref)):
+                try:
+                    out.append(self.predict(values, [i], weights)[0])
+                except NotReplayable:
+                    out.append(None)
+            return out
+        num = None
+        for ws, axis in zip(weights, self.tensors):
+            f = (torch.tensor(ws, dtype=torch.int64).unsqueeze(1) * axis).sum(0)
+            num = f if num is None else num * f
+        ref = self.tensors[0][0]
+        zero = ref == 0
+        bad = torch.zeros_like(zero)
+        for axis in self.tensors:
+            bad |= zero & (axis != 0).any(0)  # zero at R only: no product of per-dimension factors
+        den = torch.where(zero, torch.ones_like(ref), ref) ** (len(self.tensors) - 1)
+        bad |= num % den != 0
+        result = torch.where(zero, torch.zeros_like(num), num // den).tolist()
+        if bool(bad.any()):
+            if strict:
+                raise NotReplayable("a size is not a product of per-dimension polynomials")
+            return [None if b else v for v, b in zip(result, bad.tolist())]
+        return result
 
     def weights(self, values: Mapping[str, int]) -> list[list[int]]:
         """Per axis, the interpolation weights of its measured sizes at ``values``."""
@@ -210,12 +249,15 @@ class Replay:
 
     def __call__(self, values: Mapping[str, int]) -> Costs:
         weights = self.weights(values)
+        flat = self.predict_all(values, weights) if self.tensors is not None else None
         per_class: list[tuple[int, int]] = []
         for func, skeleton, positions in self.classes:
-            args, kwargs, out = _rebuild(skeleton, iter(self.predict(values, positions, weights)))
+            ints = flat[positions.start:positions.stop] if flat is not None else self.predict(values, positions, weights)
+            args, kwargs, out = _rebuild(skeleton, iter(ints))
             cost = op_cost(func, args, kwargs, out)
             per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
-        counts = self.predict(values, self.count_positions, weights)
+        counts = ([flat[i] for i in self.count_positions] if flat is not None
+                  else self.predict(values, self.count_positions, weights))
         costs = {name: [0, 0] for name in self.layers}
         for (layer, cls), count in zip(self.entries, counts):
             macs, flops = per_class[cls]
@@ -229,16 +271,12 @@ def mismatched_axes(replay: Replay, values: Mapping[str, int], measured: Profile
     """The axes whose degree is too low to predict ``measured`` (the integers at ``values``): those of
     each wrong integer that depends on one axis only; all axes of a wrong integer that depends on several."""
     flat = _flatten(ref_profile, measured)
+    predicted = replay.predict_all(values, strict=False)
     every = set(range(len(replay.axes)))
     single: set[int] = set()
     several: set[int] = set()
-    weights = replay.weights(values)
-    for i, m in enumerate(flat):
-        try:
-            right = replay.predict(values, [i], weights)[0] == m
-        except NotReplayable:
-            right = False
-        if not right:
+    for i, (p, m) in enumerate(zip(predicted, flat)):
+        if p != m:
             varying = {k for k, axis in enumerate(replay.axes) if any(col[i] != axis[0][i] for col in axis)}
             (single if len(varying) == 1 else several).update(varying or every)
     return single or several
