@@ -221,8 +221,8 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
         layers[name] = (Poly.constant(names, params.get(name, 0)), row[0], row[1])
         if layer_metrics:
             layer_extra[name] = dict(zip(layer_metrics, fitted[width * i + 2:width * (i + 1)]))
-    macs = sum((p[1] for p in layers.values()), zero)
-    flops = sum((p[2] for p in layers.values()), zero)
+    macs = Poly.total(names, (p[1] for p in layers.values()))
+    flops = Poly.total(names, (p[2] for p in layers.values()))
     unfitted = {(metric if layer is None else f"{metric} of {layer}"): why
                 for (layer, metric), why in ((labels[i], failed[i]) for i in sorted(failed))}
     return SymbolicCosts(list(dims), base, "fit", Poly.constant(names, sum(params.values())), macs, flops, layers,
