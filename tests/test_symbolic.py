@@ -140,6 +140,18 @@ def test_sizes_method_counts_four_shapes_and_verifies_on_two_it_did_not_use():
     assert report.symbolic.runs == 4  # three to measure, one to verify; the base is the concrete audit
 
 
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama_gqa", "lstm",
+                                  pytest.param("vit_b_16", marks=pytest.mark.slow),
+                                  pytest.param("resnet50", marks=pytest.mark.slow)])
+def test_acceptance_models_take_the_sizes_method_in_at_most_five_runs(name):
+    """The hypothesis tests above check these formulas against concrete audits; this one pins down that
+    they came from the sizes method (no silent fallback to the 6-12 runs of the direct fit)."""
+    _, report, data, _ = symbolic_case(name)
+    assert data["summary"]["symbolic"]["method"] == "sizes"
+    assert report.symbolic.runs <= 5 and len(report.symbolic.verified_at) == 2
+    assert report.symbolic.verified_at[0] == report.symbolic.base  # the concrete audit is one check
+
+
 def test_size_that_is_a_sum_of_dimensions_falls_back_to_the_direct_fit():
     """cat([y[:, 0], y[0]]) has B + L rows: the separable size prediction fails, the costs are fitted
     directly (method "fit") and still equal concrete audits exactly."""
