@@ -49,8 +49,10 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
         return [t.at(values) for t in templates]
 
     if memory is None:
+        records = [(layer.name if layer is not None else None, *rest) for layer, *rest in graph.op_records or ()]
+        graph.op_records = None  # the base run's tensors need not outlive the fit
         with evaluator.session():
-            result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds)
+            result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds, records or None)
     else:
         from . import memory as symbolic_memory
 

@@ -67,16 +67,16 @@ class Evaluator:
         counter.record = [] if record or plain else None
         self.runs += 1
         try:
-            if self.tracer == "fx" and self.gm is None and not plain:
+            if self.tracer == "fx" and (self.gm is None or (plain and self._gm_session is not self._placed)):
                 self.gm = symbolic_trace(self.model)
                 self._gm_session = self._placed
             args = tuple(spec.build(self.device) for spec in specs)
             try:
                 with torch.no_grad(), counter:
                     if plain:
-                        # the fx graph's own code where it was traced in this session (its tensor
-                        # attributes are this placement's), so that the ops are the traced run's
-                        (self.gm if self.gm is not None and self._gm_session is self._placed else self.model)(*args)
+                        # the fx graph's own code (traced in this session: its tensor attributes are
+                        # this placement's), so that the ops are the traced runs'
+                        (self.gm if self.gm is not None else self.model)(*args)
                         layers = []
                     elif self.gm is not None:
                         layers = run_fx(self.gm, self.model, args, {}, counter, False, lean=True)[0]

@@ -34,6 +34,7 @@ class _Runs:
         self.plain_ok = True  # until a plain run's ops differ from the reference's
         self.traced: dict[tuple[int, ...], tuple[Costs, Records]] = {}
         self.plain: dict[tuple[int, ...], tuple[Costs, Records]] = {}
+        self.raw: dict[tuple[int, ...], Records] = {}  # plain runs not attributed yet
 
     def costs(self, values: dict[str, int]) -> Costs:
         """A traced run's per-layer costs (the direct fit's counter)."""
@@ -53,20 +54,31 @@ class _Runs:
             return self.traced[key]
         if key not in self.plain:
             if self.plain_ok:
-                _, records = self.evaluator.run(self.specs_at(values), plain=True)
                 try:
-                    records = attributed(reference, records)
+                    return self.attempt(values, reference)
                 except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
                     self.plain_ok = False
-            if not self.plain_ok:  # trace this run and the next ones
-                return self.trace(values)
+            return self.trace(values)  # this run and the next ones
+        return self.plain[key]
+
+    def attempt(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
+        """A plain run attributed by ``reference``; NotReplayable when its ops are not the same (the
+        run is kept: another reference may fit it)."""
+        key = tuple(values[n] for n in self.names)
+        if key not in self.plain:
+            if key not in self.raw:
+                self.raw[key] = self.evaluator.run(self.specs_at(values), plain=True)[1]
+            records = attributed(reference, self.raw[key])
             self.plain[key] = (layer_costs(records, self.layers), records)
         return self.plain[key]
 
 
 def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict[str, int]], list[InputSpec]],
-             base_costs: Rows, params: dict[str, int], kinds: dict[str, str]) -> SymbolicCosts:
-    """The formulas by the sizes method, else by direct fitting; ``result.method`` says which ran."""
+             base_costs: Rows, params: dict[str, int], kinds: dict[str, str],
+             base_records: Records | None = None) -> SymbolicCosts:
+    """The formulas by the sizes method, else by direct fitting; ``result.method`` says which ran.
+    ``base_records``: the concrete audit's ops with their layers; R's run is attributed by them when
+    its costed ops are the same, and traced otherwise."""
     names = [d.name for d in dims]
     base = {d.name: d.start() for d in dims}
     runs = _Runs(evaluator, specs_at, names, list(base_costs))
@@ -81,7 +93,7 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
                           {d.name: base[d.name] + d.step if d.name in low else near[1][d.name] for d in dims}))
     for ref, check in starts:
         try:
-            result = _sizes(dims, base, ref, check, runs, base_costs, params, kinds)
+            result = _sizes(dims, base, ref, check, runs, base_costs, params, kinds, base_records)
             return dataclasses.replace(result, runs=evaluator.runs - before)
         except (NotReplayable, SymbolicError, ModelExecutionError):
             continue  # the sizes are not what the method assumes there
@@ -98,10 +110,23 @@ def _small(d: Dim, base: int) -> int:
 
 
 def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check: dict[str, int], runs: _Runs,
-           base_costs: Rows, params: dict[str, int], kinds: dict[str, str]) -> SymbolicCosts:
+           base_costs: Rows, params: dict[str, int], kinds: dict[str, str],
+           base_records: Records | None) -> SymbolicCosts:
     names = [d.name for d in dims]
     steps = [d.step for d in dims]
-    ref_costs, ref_records = runs.trace(ref)
+    # R's ops take their layers from the concrete audit when they are the same ops (GPT-2 at B = 1
+    # and 2: the costed ones are); else from the first point along the first axis, traced (vit_b_16
+    # runs addmm at B = 1, mm and add at B = 2); else R is traced itself.
+    first = {**ref, dims[0].name: ref[dims[0].name] + dims[0].step}
+    try:
+        if base_records is None:
+            raise NotReplayable("no base run to attribute by")
+        ref_costs, ref_records = runs.attempt(ref, base_records)
+    except NotReplayable:
+        try:
+            ref_costs, ref_records = runs.attempt(ref, runs.trace(first)[1])
+        except NotReplayable:
+            ref_costs, ref_records = runs.trace(ref)
     if set(ref_costs) != set(base_costs):
         raise NotReplayable("the layers differ between sizes")
     ref_profile = profile(ref_records)
