@@ -20,7 +20,7 @@ from ...target.inputs import InputSpec
 from ...trace.counting import OpCounter
 from ...trace.fx_tracer import run_fx, symbolic_trace
 from ...trace.hook_tracer import HookTracer
-from ...trace.placement import placed_on, preserved_state
+from ...trace.placement import placed_on
 from ...trace.untouched import ModuleSnapshot, RandomState
 from ...trace.tracing import LayerFailure
 
@@ -44,13 +44,20 @@ class Evaluator:
     @contextmanager
     def session(self) -> Iterator["Evaluator"]:
         """Place the model once for every run inside the block (runs outside it place it themselves)."""
-        with preserved_state(self.model, self.training), placed_on(self.model, self.device):
-            # What each run must undo, taken once: the placed model's state and the global RNG.
-            self._placed = (ModuleSnapshot(self.model), RandomState())
-            try:
-                yield self
-            finally:
-                self._placed = None
+        flags = [(m, m.training) for m in self.model.modules()]
+        try:
+            with placed_on(self.model, self.device):
+                self.model.train(self.training)
+                # What each run must undo, taken once: the placed model's state (its modes included)
+                # and the global RNG; placed_on puts the user's tensors back, the flags come last.
+                self._placed = (ModuleSnapshot(self.model), RandomState())
+                try:
+                    yield self
+                finally:
+                    self._placed = None
+        finally:
+            for module, flag in flags:
+                module.training = flag
 
     def __call__(self, specs: Sequence[InputSpec]) -> Costs:
         return self.run(specs)[0]

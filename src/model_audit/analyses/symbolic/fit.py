@@ -200,10 +200,10 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
             observed = measure(point)
         except ModelExecutionError:
             continue  # outside what the model accepts: check the others
-        predicted = [p(point) for p in polys]
-        for i, (o, p) in enumerate(zip(observed, predicted)):
-            if o == p or i in failed:
+        for i, (o, poly) in enumerate(zip(observed, polys)):
+            if poly.equals(point, o) or i in failed:
                 continue
+            p = poly(point)
             if i not in soft:
                 raise SymbolicError(f"the fitted formula of {labels[i][0] or labels[i][1]} disagrees with the "
                                     f"count at {_point(point)} ({p} != {o}); " + _piecewise_hint(dims))
@@ -213,12 +213,19 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
         raise SymbolicError(f"could not verify the formula on two more shapes (the model rejected them); "
                             f"give base sizes with room, e.g. --symbolic {','.join(f'{n}={base[n]}' for n in names)}")
     fitted: list[Poly | None] = [None if i in failed else p for i, p in enumerate(polys)]
-    zero = Poly.constant(names, 0)
-    layers = {name: (Poly.constant(names, value), zero, zero) for name, value in params.items()}
+    constants: dict[int, Poly] = {}  # many layers share a params count (0 most of all)
+
+    def constant(value: int) -> Poly:
+        if value not in constants:
+            constants[value] = Poly.constant(names, value)
+        return constants[value]
+
+    zero = constant(0)
+    layers = {name: (constant(value), zero, zero) for name, value in params.items()}
     layer_extra: dict[str, dict[str, Poly | None]] = {}
     for i, name in enumerate(order):
         row = polys[width * i:width * (i + 1)]
-        layers[name] = (Poly.constant(names, params.get(name, 0)), row[0], row[1])
+        layers[name] = (constant(params.get(name, 0)), row[0], row[1])
         if layer_metrics:
             layer_extra[name] = dict(zip(layer_metrics, fitted[width * i + 2:width * (i + 1)]))
     macs = Poly.total(names, (p[1] for p in layers.values()))

@@ -56,6 +56,18 @@ class Poly:
             total += c
         return Fraction(total, den)
 
+    def equals(self, values: Mapping[str, int], number: int) -> bool:
+        """``self(values) == number`` without building a Fraction (the verification of every layer)."""
+        xs = [values[n] for n in self.names]
+        den, terms = self._integer_terms
+        total = 0
+        for exps, c in terms:
+            for x, e in zip(xs, exps):
+                if e:
+                    c *= x**e
+            total += c
+        return total == number * den
+
     def __add__(self, other: "Poly") -> "Poly":
         coeffs: dict[Exps, Fraction] = dict(self.terms)
         for e, c in other.terms:

@@ -46,7 +46,14 @@ def _skeleton(obj: Any, ints: list[int]) -> Any:
     if isinstance(obj, _PLAIN):
         return (type(obj), obj)
     if isinstance(obj, (list, tuple)):
-        return (type(obj), tuple(_skeleton(o, ints) for o in obj))
+        parts = []
+        for o in obj:
+            if type(o) is int:  # the common case, inline: size lists, dims
+                ints.append(o)
+                parts.append(_INT)
+            else:
+                parts.append(_skeleton(o, ints))
+        return (type(obj), tuple(parts))
     if isinstance(obj, dict):
         return (dict, tuple((k, _skeleton(v, ints)) for k, v in obj.items()))
     raise NotReplayable(f"an op argument of type {type(obj).__name__}")
