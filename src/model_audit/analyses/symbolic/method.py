@@ -1,13 +1,15 @@
 """Which route determines the formulas: op sizes (few counting runs) first, direct fitting as the fallback.
 
-``by_sizes`` measures the costed ops' sizes at a reference point R = base + step and at R + j·step
-along each axis, predicts the per-layer costs at any point from them (``sizes.Replay``), fits the
-cost polynomials on those predictions (``fit.fit_costs``, unchanged), and verifies the result on
-real counts at two shapes the sizes did not come from: the base (the concrete audit) and
-R + 2·step on every axis. When a prediction misses there, the axes it depends on get one more size
-(up to ``MAX_SIZE_DEGREE``); when the method does not apply (the ops change with the size, a size is
-not a product of per-dimension polynomials) or still misses, the costs are fitted directly on
-counting runs as before (``method: "fit"``), reusing the runs already made.
+``by_sizes`` measures the costed ops' sizes at a reference point R and at R + step along each axis
+(R at the smallest sizes of each class below the base where there is room, else one step above),
+predicts the per-layer costs at any point from them (``sizes.Replay``), fits the cost polynomials on
+those predictions (``fit.fit_costs``, unchanged), and verifies the result on real counts at two
+shapes the sizes did not come from: the base (the concrete audit) and one step beyond the measured
+shapes on every axis. Where the sizes miss at that shape, the axes they depend on get one more
+measured size (up to ``MAX_SIZE_DEGREE``). Counting runs are plain (no tracer) wherever their ops
+can be attributed by position from a traced run (``_Runs``). When the method does not apply (the
+ops change with the size, a size is not a product of per-dimension polynomials) or misses, the
+costs are fitted directly on traced counting runs as before (``method: "fit"``).
 """
 from __future__ import annotations
 
