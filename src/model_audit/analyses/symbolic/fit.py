@@ -159,7 +159,7 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
     base = {d.name: d.start() for d in dims}
     cache: dict[tuple[int, ...], list[int]] = {}
 
-    def row(costs: Rows, scalars: Mapping[str, int], values: dict[str, int]) -> list[int]:
+    def flat(costs: Rows, scalars: Mapping[str, int], values: dict[str, int]) -> list[int]:
         if set(costs) != set(order):
             changed = sorted(set(costs) ^ set(order))[:3]
             raise SymbolicError(f"the layers differ between {_point(base)} and {_point(values)} "
@@ -169,7 +169,7 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
     def at(values: dict[str, int]) -> list[int]:
         key = tuple(values[n] for n in names)
         if key not in cache:
-            cache[key] = row(*((base_costs, base_totals or {}) if values == base else count(values)), values)
+            cache[key] = flat(*((base_costs, base_totals or {}) if values == base else count(values)), values)
         return cache[key]
 
     nodes: list[list[int]] = []
@@ -193,7 +193,7 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
     measure = at
     if verify is not None:
         checks, counter = list(verify[0]), verify[1]
-        measure = lambda point: row(*counter(point), point)  # noqa: E731
+        measure = lambda point: flat(*counter(point), point)  # noqa: E731
     verified = []
     for point in checks:
         try:

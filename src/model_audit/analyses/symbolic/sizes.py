@@ -18,7 +18,6 @@ integer, an argument that is neither) raises :class:`NotReplayable` and the call
 """
 from __future__ import annotations
 
-from math import prod
 from typing import Any, Iterator, Mapping, Sequence
 
 import torch
