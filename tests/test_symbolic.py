@@ -152,6 +152,19 @@ def test_acceptance_models_take_the_sizes_method_in_at_most_five_runs(name):
     assert report.symbolic.verified_at[0] == report.symbolic.base  # the concrete audit is one check
 
 
+def test_one_dimension_with_quadratic_sizes_is_verified_off_the_measured_sizes():
+    """H=W from a base of 1 (no room below): sizes measured at H = 2, 3 and, quadratic, 4; the check
+    shape must be none of them (it was H = 4 before the fix) and the formula exact elsewhere."""
+    model = models.FlatGrid()
+    report = audit(model, input_shape="1,H,W", symbolic="H=W=1", rules=False)
+    costs = report.symbolic
+    assert costs.method == "sizes"
+    assert [p["H"] for p in costs.fit_points] == [2, 3, 4]
+    assert not [p for p in costs.verified_at if p in costs.fit_points]
+    for h in (1, 5, 9):
+        assert costs.evaluate({"H": h})["flops"] == audit(model, input_shape=(1, h, h), rules=False).flops == h * h
+
+
 def test_size_that_is_a_sum_of_dimensions_falls_back_to_the_direct_fit():
     """cat([y[:, 0], y[0]]) has B + L rows: the separable size prediction fails, the costs are fitted
     directly (method "fit") and still equal concrete audits exactly."""

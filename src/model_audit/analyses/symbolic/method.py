@@ -87,7 +87,10 @@ def by_sizes(dims: Sequence[Dim], evaluator: Evaluator, specs_at: Callable[[dict
     before = evaluator.runs
     # First from small sizes where the base leaves room below it (a recurrent model's counting run
     # costs in proportion to T; checked next to the base), else from one step above the base.
-    near = ({d.name: base[d.name] + d.step for d in dims}, {d.name: base[d.name] + 3 * d.step for d in dims})
+    # The check must not be one of the measured shapes: off every axis through R (two dimensions or
+    # more), or beyond the most sizes an axis can get (one dimension).
+    beyond = 3 if len(dims) > 1 else MAX_SIZE_DEGREE + 2
+    near = ({d.name: base[d.name] + d.step for d in dims}, {d.name: base[d.name] + beyond * d.step for d in dims})
     low = {d.name for d in dims if _small(d, base[d.name]) + 2 * d.step < base[d.name]}
     starts = [near]
     if low:
