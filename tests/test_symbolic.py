@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_audit import audit
-from model_audit.analyses.symbolic import parse_dims, parse_template
+from model_audit.analyses.symbolic import SymbolicError, parse_dims, parse_template
 from model_audit.analyses.symbolic.poly import fit_grid
 from model_audit.cli.ranges import answer, parse_over
 from model_audit.errors import InputSpecError
@@ -163,6 +163,16 @@ def test_one_dimension_with_quadratic_sizes_is_verified_off_the_measured_sizes()
     assert not [p for p in costs.verified_at if p in costs.fit_points]
     for h in (1, 5, 9):
         assert costs.evaluate({"H": h})["flops"] == audit(model, input_shape=(1, h, h), rules=False).flops == h * h
+
+
+def test_a_row_that_appears_above_one_is_refused_not_hidden():
+    """cat runs only for B > 1 and is a row of its own: the counting runs at B >= 2 have a layer the
+    concrete audit at B = 1 lacks. Attributing their ops by position past it (it costs nothing) would
+    give formulas without that row; the audit must refuse, as the direct fit always did."""
+    model = models.RowAboveOne()
+    assert "cat" in {layer.name for layer in audit(model, input_shape=(2, 4), rules=False).layers}
+    with pytest.raises(SymbolicError, match="layers differ"):
+        audit(model, input_shape="B,4", symbolic="B=1", rules=False)
 
 
 def test_size_that_is_a_sum_of_dimensions_falls_back_to_the_direct_fit():

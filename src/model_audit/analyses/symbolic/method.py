@@ -48,19 +48,26 @@ class _Runs:
             self.traced[key] = self.evaluator.run(self.specs_at(values), record=True)
         return self.traced[key]
 
+    def reference(self, values: dict[str, int]) -> tuple[Costs, Records]:
+        """A traced run to attribute others by: its layers must be the concrete audit's."""
+        costs, records = self.trace(values)
+        if set(costs) != set(self.layers):
+            raise NotReplayable("the layers differ between sizes")
+        return costs, records
+
     def sizes(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
         """Per-layer costs and the ops (with their layers) at ``values``, from a plain run when its ops
         are ``reference``'s."""
         key = tuple(values[n] for n in self.names)
         if key in self.traced:
-            return self.traced[key]
+            return self.reference(values)
         if key not in self.plain:
             if self.plain_ok:
                 try:
                     return self.attempt(values, reference)
                 except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
                     self.plain_ok = False
-            return self.trace(values)  # this run and the next ones
+            return self.reference(values)  # this run and the next ones, traced
         return self.plain[key]
 
     def attempt(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
@@ -129,11 +136,9 @@ def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check
         ref_costs, ref_records = runs.attempt(ref, base_records)
     except NotReplayable:
         try:
-            ref_costs, ref_records = runs.attempt(ref, runs.trace(first)[1])
+            ref_costs, ref_records = runs.attempt(ref, runs.reference(first)[1])
         except NotReplayable:
-            ref_costs, ref_records = runs.trace(ref)
-    if set(ref_costs) != set(base_costs):
-        raise NotReplayable("the layers differ between sizes")
+            ref_costs, ref_records = runs.reference(ref)
     ref_profile = profile(ref_records)
     profiles: dict[tuple[int, ...], Profile] = {}
 

@@ -110,7 +110,9 @@ def layer_costs(records: Records, layers: Sequence[str]) -> Costs:
     costs = {name: [0, 0] for name in layers}
     for layer, _, _, _, _, cost in records:
         if layer is not None and cost is not None:
-            row = costs[layer]
+            row = costs.get(layer)
+            if row is None:
+                raise NotReplayable(f"layer {layer} is not in the concrete audit")
             row[0] += cost.macs
             row[1] += cost.flops
     return {name: (row[0], row[1]) for name, row in costs.items()}
