@@ -20,7 +20,8 @@ from ...errors import ModelExecutionError
 from ...target.inputs import InputSpec
 from .evaluate import Costs, Evaluator, Records
 from .fit import Rows, SymbolicCosts, SymbolicError, fit_costs
-from .sizes import NotReplayable, Profile, Replay, attributed, layer_costs, mismatched_axes, profile
+from .attribution import attributed, layer_costs
+from .sizes import NotReplayable, Profile, Replay, mismatched_axes, profile
 from .spec import Dim
 
 MAX_SIZE_DEGREE = 3  # sizes are products of dimensions (degree 1), or of a dimension with its alias (2)
