@@ -79,3 +79,39 @@ class LSTMTagger(nn.Module):
 
 def lstm() -> nn.Module:
     return LSTMTagger().eval()
+
+
+class SumOfDims(nn.Module):
+    """An op whose size is B + L (one row's L values after one column's B values): not a product of
+    per-dimension polynomials, so the sizes method must give way to the direct fit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj(x)  # [B, L, 4]
+        return torch.cat([y[:, 0], y[0]]) * 2  # [B + L, 4]
+
+
+class FlatGrid(nn.Module):
+    """One dimension whose sizes are quadratic in it (H·W with W = H): the sizes method measures a
+    third size along H, and must still verify away from every measured one."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1) * 2  # [1, H*W]
+
+
+class RowAboveOne(nn.Module):
+    """A free op (``cat``, a row of its own outside any module) only when the batch exceeds 1: the
+    layers change with the size, which no formula fitted at B = 1 may hide."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.proj(x)
+        if y.shape[0] > 1:
+            y = torch.cat([y[:1], y[1:]])
+        return y

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from model_audit import audit
-from model_audit.analyses.symbolic import parse_dims, parse_template
+from model_audit.analyses.symbolic import SymbolicError, parse_dims, parse_template
 from model_audit.analyses.symbolic.poly import fit_grid
 from model_audit.cli.ranges import answer, parse_over
 from model_audit.errors import InputSpecError
@@ -128,11 +128,73 @@ def test_gpt2_attention_term_is_named_and_matches_the_closed_form():
     assert leading["from"][0]["kind"].startswith("matmul")
 
 
+def test_sizes_method_counts_four_shapes_and_verifies_on_two_it_did_not_use():
+    """GPT-2 at B=1, L=32: sizes measured at R = (2, 2) (L from its smallest size, B one above the base)
+    and one step along each axis, verified at the base (its matmuls take another op path at B=1, so it
+    could not be a fitting point) and next to it."""
+    _, report, data, _ = symbolic_case("gpt2")
+    summary = data["summary"]["symbolic"]
+    assert summary["method"] == "sizes"
+    assert report.symbolic.fit_points == [{"B": 2, "L": 2}, {"B": 3, "L": 2}, {"B": 2, "L": 3}]
+    assert summary["verified_at"] == [{"B": 1, "L": 32}, {"B": 4, "L": 33}]
+    assert report.symbolic.runs == 4  # three to measure, one to verify; the base is the concrete audit
+
+
+@pytest.mark.parametrize("name", ["gpt2", "bert", "llama_gqa", "lstm",
+                                  pytest.param("vit_b_16", marks=pytest.mark.slow),
+                                  pytest.param("resnet50", marks=pytest.mark.slow)])
+def test_acceptance_models_take_the_sizes_method_in_at_most_five_runs(name):
+    """The hypothesis tests above check these formulas against concrete audits; this one pins down that
+    they came from the sizes method (no silent fallback to the 6-12 runs of the direct fit)."""
+    _, report, data, _ = symbolic_case(name)
+    assert data["summary"]["symbolic"]["method"] == "sizes"
+    assert report.symbolic.runs <= 5 and len(report.symbolic.verified_at) == 2
+    assert report.symbolic.verified_at[0] == report.symbolic.base  # the concrete audit is one check
+
+
+def test_one_dimension_with_quadratic_sizes_is_verified_off_the_measured_sizes():
+    """H=W from a base of 1 (no room below): sizes measured at H = 2, 3 and, quadratic, 4; the check
+    shape must be none of them (it was H = 4 before the fix) and the formula exact elsewhere."""
+    model = models.FlatGrid()
+    report = audit(model, input_shape="1,H,W", symbolic="H=W=1", rules=False)
+    costs = report.symbolic
+    assert costs.method == "sizes"
+    assert [p["H"] for p in costs.fit_points] == [2, 3, 4]
+    assert not [p for p in costs.verified_at if p in costs.fit_points]
+    for h in (1, 5, 9):
+        assert costs.evaluate({"H": h})["flops"] == audit(model, input_shape=(1, h, h), rules=False).flops == h * h
+
+
+def test_a_row_that_appears_above_one_is_refused_not_hidden():
+    """cat runs only for B > 1 and is a row of its own: the counting runs at B >= 2 have a layer the
+    concrete audit at B = 1 lacks. Attributing their ops by position past it (it costs nothing) would
+    give formulas without that row; the audit must refuse, as the direct fit always did."""
+    model = models.RowAboveOne()
+    assert "cat" in {layer.name for layer in audit(model, input_shape=(2, 4), rules=False).layers}
+    with pytest.raises(SymbolicError, match="layers differ"):
+        audit(model, input_shape="B,4", symbolic="B=1", rules=False)
+
+
+def test_size_that_is_a_sum_of_dimensions_falls_back_to_the_direct_fit():
+    """cat([y[:, 0], y[0]]) has B + L rows: the separable size prediction fails, the costs are fitted
+    directly (method "fit") and still equal concrete audits exactly."""
+    model = models.SumOfDims()
+    report = audit(model, input_shape="B,L,4", symbolic="B=2,L=5", rules=False)
+    assert report.symbolic.method == "fit"
+    for b, l in ((1, 2), (3, 7), (6, 4)):
+        concrete = audit(model, input_shape=(b, l, 4), rules=False)
+        assert report.symbolic.evaluate({"B": b, "L": l}) == {"params": concrete.params, "macs": concrete.macs,
+                                                                "flops": concrete.flops}
+    # the elementwise product alone: one FLOP per element of the (B + L) x 4 result
+    mul = [name for name in report.symbolic.layers if name.endswith("mul")]
+    assert len(mul) == 1 and str(report.symbolic.layers[mul[0]][2]) == "4*B + 4*L"
+
+
 def test_resnet50_formula_is_stated_on_its_congruence_class():
     _, report, data, _ = symbolic_case("resnet50")
     summary = data["summary"]["symbolic"]
     assert summary["valid_for"] == "H ≡ 0 (mod 32), W = H"
-    assert summary["method"] == "fit" and len(summary["verified_at"]) >= 2
+    assert summary["method"] == "sizes" and len(summary["verified_at"]) >= 2
     # torchvision's own figure for resnet50 at 224x224: 4.09 GMACs (weights.meta["_ops"] = 4.089 GFLOPs).
     from torchvision.models import ResNet50_Weights
 

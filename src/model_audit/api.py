@@ -138,7 +138,8 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
     settings = opts.settings or RuleSettings.resolve(opts.config, select=opts.select, ignore=opts.ignore,
                                                      severity=opts.severity, options=opts.rule_options)
     try:
-        graph = trace_and_analyse(model, inputs, opts, devices)
+        # a symbolic audit attributes its counting runs' ops by the base run's (analyses/symbolic)
+        graph = trace_and_analyse(model, inputs, opts, devices, record=symbolic is not None and opts.memory is None)
     except (ModelExecutionError, InputSpecError) as error:  # no trace: the trace-free rules still run
         _rules_without_trace(model, error, opts, settings)
         raise
@@ -153,7 +154,8 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
     return _extras(model, inputs, report, opts, devices)
 
 
-def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices: Devices | None = None) -> LayerGraph:
+def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices: Devices | None = None,
+                      record: bool = False) -> LayerGraph:
     """The first half of the pipeline: the traced, counted LayerGraph with every analysis applied."""
     from .analyses import run_analyses
     from .plugins import load_plugin_costs
@@ -162,7 +164,7 @@ def trace_and_analyse(model: nn.Module, inputs: Any, opts: AuditOptions, devices
     load_plugin_costs()
     devices = devices or resolve_devices(opts.device)
     graph = trace_model(model, inputs, input_shape=opts.input_shape, device=devices.count, tracer=opts.tracer,
-                        backward=opts.backward, mode=opts.mode)
+                        backward=opts.backward, mode=opts.mode, record=record)
     run_analyses(graph)
     return graph
 

@@ -100,6 +100,8 @@ class LayerGraph:
     summaries: dict[str, Any] = field(default_factory=dict)  # analysis name -> summary value (JSON summary)
     columns: dict[str, str] = field(default_factory=dict)  # per-layer analysis field -> table header
     receptive_field: dict | None = None  # the final field against the input (receptive_field.final_field)
+    # (layer, op, args, kwargs, out, cost) of every forward op, when the trace was asked to keep them
+    op_records: list | None = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)

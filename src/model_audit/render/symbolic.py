@@ -11,7 +11,8 @@ def pretty(expression: str) -> str:
 
 
 def _header(data: dict[str, Any]) -> str:
-    return (f"formula in {', '.join(data['dims'])} (valid for {data['valid_for']}; {data['method']}: exact on "
+    how = "sizes method: op sizes at" if data["method"] == "sizes" else f"{data['method']}: exact on"
+    return (f"formula in {', '.join(data['dims'])} (valid for {data['valid_for']}; {how} "
             f"{data['fit_points']} shapes, verified on {len(data['verified_at'])} more)")
 
 

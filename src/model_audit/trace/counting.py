@@ -31,6 +31,9 @@ class OpCounter(TorchDispatchMode):
         self.unowned_forward_macs = 0  # forward work outside any layer: in the totals, never dropped
         self.unowned_forward_flops = 0
         self.unowned_uncounted: dict[str, int] = {}
+        # (layer or None, func, args, kwargs, out, cost) of every forward op, when a symbolic audit
+        # asks: the sizes its formulas are evaluated from (analyses/symbolic/sizes.py). None: not kept.
+        self.record: list[tuple[Layer | None, Any, tuple, dict, Any, Cost | None]] | None = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
@@ -49,6 +52,8 @@ class OpCounter(TorchDispatchMode):
         cost = op_cost(func, args, kwargs, out)
         if layer is None and self.on_unowned is not None and not self.backward:
             layer = self.on_unowned(func, args, kwargs, out, cost)
+        if self.record is not None and not self.backward:
+            self.record.append((layer, func, args, kwargs, out, cost))
         if layer is None:
             if cost is None:
                 name = op_name(func) + (" (backward)" if self.backward else "")

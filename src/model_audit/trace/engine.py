@@ -52,11 +52,12 @@ def _example(model: nn.Module, inputs: Any, input_shape: Any, device: torch.devi
 
 
 def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.device, tracer: str,
-              backward: bool, training: bool) -> LayerGraph:
+              backward: bool, training: bool, record: bool = False) -> LayerGraph:
     """One traced, counted execution on ``device``; raises LayerFailure when a layer rejects its input."""
     notes: list[str] = []
     gm = None
     counter = OpCounter()
+    counter.record = [] if record else None
     with ExitStack() as stack:
         try:
             stack.enter_context(preserved_state(model, training))
@@ -96,7 +97,7 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                       output_names=outputs, unowned_backward_macs=counter.unowned_macs,
                       unowned_backward_flops=counter.unowned_flops,
                       unowned_macs=counter.unowned_forward_macs, unowned_flops=counter.unowned_forward_flops,
-                      unowned_uncounted=dict(counter.unowned_uncounted))
+                      unowned_uncounted=dict(counter.unowned_uncounted), op_records=counter.record)
 
 
 def _backward(output: Any, counter: OpCounter) -> None:
@@ -113,13 +114,14 @@ def _backward(output: Any, counter: OpCounter) -> None:
 
 
 def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None, device: str = "meta",
-                tracer: str = "auto", backward: bool = False, mode: str = "eval") -> LayerGraph:
+                tracer: str = "auto", backward: bool = False, mode: str = "eval", record: bool = False) -> LayerGraph:
     """Trace and count ``model`` on example ``inputs`` (tensor, tuple, or dict of kwargs) or ``input_shape``.
 
     ``device="meta"`` (default) runs without materializing weights and falls back to CPU when the
     model cannot run on meta (the graph's notes say so). ``mode`` is the train/eval mode the model
     is traced in; the model's own mode, parameters, buffers and hooks are restored afterwards. The
-    analyses (``model_audit.analyses``) annotate the returned graph.
+    analyses (``model_audit.analyses``) annotate the returned graph. ``record`` keeps every forward
+    op with its layer in ``graph.op_records`` (a symbolic audit attributes its other runs' ops by it).
     """
     if not isinstance(model, nn.Module):
         raise AuditError(f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -131,7 +133,7 @@ def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None
     training = mode == "train"
     model, notes = prepare(model, inputs, input_shape)  # unwrap DataParallel/compile, materialize lazies
     with gc_paused(), recursion_room(), user_code(f"forward of {type(model).__name__}"):
-        return _trace(model, inputs, input_shape, target, tracer, backward, training, notes)
+        return _trace(model, inputs, input_shape, target, tracer, backward, training, notes, record)
 
 
 @contextmanager
@@ -148,16 +150,16 @@ def gc_paused() -> Iterator[None]:
 
 
 def _trace(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str, backward: bool,
-           training: bool, notes: list[str]) -> LayerGraph:
+           training: bool, notes: list[str], record: bool = False) -> LayerGraph:
     try:
-        graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes)
+        graph = _run_on_devices(model, inputs, input_shape, target, tracer, backward, training, notes, record)
     except LayerFailure as failure:
         if tracer == "auto" and _fx_artifact(failure):
             # fx baked trace-time placeholders into the model's own assertion message: the hooks
             # tracer runs the real Python code and either succeeds or reports the real values.
             notes.append(f"the fx graph failed with a trace-time message ({failure}); used module hooks")
             try:
-                graph = _run_on_devices(model, inputs, input_shape, target, "hooks", backward, training, notes)
+                graph = _run_on_devices(model, inputs, input_shape, target, "hooks", backward, training, notes, record)
             except LayerFailure as second:
                 raise ModelExecutionError(str(second), layer=second.layer.name) from None
         else:
@@ -174,14 +176,14 @@ def _fx_artifact(failure: LayerFailure) -> bool:
 
 
 def _run_on_devices(model: nn.Module, inputs: Any, input_shape: Any, target: torch.device, tracer: str,
-                    backward: bool, training: bool, notes: list[str]) -> LayerGraph:
+                    backward: bool, training: bool, notes: list[str], record: bool = False) -> LayerGraph:
     """Run on ``target``; when that is meta and a layer fails, retry on the model's real device (cpu)."""
     try:
-        return _run_once(model, inputs, input_shape, target, tracer, backward, training)
+        return _run_once(model, inputs, input_shape, target, tracer, backward, training, record)
     except LayerFailure as failure:
         if target.type != "meta":
             raise
         fallback = torch.device("cpu") if model_device(model).type in ("meta", "cpu") else model_device(model)
-        graph = _run_once(model, inputs, input_shape, fallback, tracer, backward, training)
+        graph = _run_once(model, inputs, input_shape, fallback, tracer, backward, training, record)
         notes.append(f"could not run on the meta device ({failure}); ran on {fallback.type} instead")
         return graph

@@ -115,9 +115,10 @@ def _fetch(model: nn.Module, target: str, constants: dict | None = None) -> Any:
 
 class _LayerInterpreter(fx.Interpreter):
     def __init__(self, gm: fx.GraphModule | TracedGraph, model: nn.Module, layers: dict[fx.Node, Layer],
-                 counter: OpCounter, backward: bool) -> None:
+                 counter: OpCounter, backward: bool, lean: bool = False) -> None:
         # Interpreted against the model itself (its submodules and device-swapped tensors).
         super().__init__(model, garbage_collect_values=True, graph=gm.graph)
+        self.lean = lean  # counts only: no input shapes or arguments on the layers (symbolic counting runs)
         self.layers = layers
         self.counter = counter
         self.backward = backward
@@ -144,9 +145,10 @@ class _LayerInterpreter(fx.Interpreter):
                 raise LayerFailure(layer, args, error) from error
             finally:
                 self.counter.sink = None
-        layer.input_shapes = shapes_of((args, kwargs))
-        if node.op in ("call_function", "call_method"):
-            layer.arguments = function_arguments(node.target, args, kwargs)
+        if not self.lean:
+            layer.input_shapes = shapes_of((args, kwargs))
+            if node.op in ("call_function", "call_method"):
+                layer.arguments = function_arguments(node.target, args, kwargs)
         layer.output_shapes = shapes_of(result) if is_tensor_output(result) else []
         layer.output_dtype = dtype_of(result)
         if self.backward:
@@ -178,8 +180,9 @@ def _check_arity(model: nn.Module, placeholders: list[fx.Node], args: tuple) -> 
 
 
 def run_fx(gm: fx.GraphModule | TracedGraph, model: nn.Module, args: tuple, kwargs: dict, counter: OpCounter,
-           backward: bool) -> tuple[list[Layer], list[str], list[str], Any]:
-    """Run the traced graph; returns (layers, input names, output layer names, model output)."""
+           backward: bool, lean: bool = False) -> tuple[list[Layer], list[str], list[str], Any]:
+    """Run the traced graph; returns (layers, input names, output layer names, model output).
+    ``lean``: the layers carry counts and output shapes only (a symbolic audit's counting runs)."""
     layers, input_names = build_layers(gm, model)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     _check_arity(model, placeholders, args)
@@ -191,7 +194,7 @@ def run_fx(gm: fx.GraphModule | TracedGraph, model: nn.Module, args: tuple, kwar
             positional.append(node.args[0])  # the default value fx recorded
         else:
             break
-    interp = _LayerInterpreter(gm, model, layers, counter, backward)
+    interp = _LayerInterpreter(gm, model, layers, counter, backward, lean)
     output = interp.run(*positional)
     # Edges, skipping nodes that produced no tensor (x.size(0), shape arithmetic): link through them.
     keep = {node: layer for node, layer in layers.items() if layer.output_shapes or layer.kind == "parameter"

@@ -23,8 +23,9 @@ from .shapes import dtype_of, iter_tensors, shapes_of
 from .tracing import LayerFailure, is_leaf_module, module_layer
 
 class HookTracer:
-    def __init__(self, model: nn.Module, counter: OpCounter, backward: bool) -> None:
+    def __init__(self, model: nn.Module, counter: OpCounter, backward: bool, lean: bool = False) -> None:
         self.model = model
+        self.lean = lean  # counts only: no shapes, dtypes or arguments on the layers (symbolic counting runs)
         self.counter = counter
         self.backward = backward
         self.names = {m: n for n, m in model.named_modules(remove_duplicate=False)}
@@ -68,7 +69,8 @@ class HookTracer:
             self.active_leaf = module
             layer = module_layer(self._unique(self.names.get(module) or type(module).__name__), module)
             layer.inputs = self._sources((args, kwargs))
-            layer.input_shapes = shapes_of((args, kwargs))
+            if not self.lean:
+                layer.input_shapes = shapes_of((args, kwargs))
             self.layers.append(layer)
             self.counter.sink = layer
             self._current_args = (args, kwargs)
@@ -84,8 +86,9 @@ class HookTracer:
             self.active_leaf = None
             self.counter.sink = None
             if layer is not None:
-                layer.output_shapes = shapes_of(output)
-                layer.output_dtype = dtype_of(output)
+                if not self.lean:
+                    layer.output_shapes = shapes_of(output)
+                    layer.output_dtype = dtype_of(output)
                 self._mark(output, layer.name)
                 self._hook_grads(output, layer)
 
@@ -115,10 +118,11 @@ class HookTracer:
         scope = self._scope()
         layer = Layer(name=self._unique(f"{scope}.{name}" if scope else name), type=name,
                       kind=function_kind(name, len(sources)), scope=scope, target=func, inputs=sources)
-        layer.input_shapes = shapes_of((args, kwargs))
-        layer.arguments = aten_arguments(func, args, kwargs)
-        layer.output_shapes = shapes_of(out)
-        layer.output_dtype = dtype_of(out)
+        if not self.lean:
+            layer.input_shapes = shapes_of((args, kwargs))
+            layer.arguments = aten_arguments(func, args, kwargs)
+            layer.output_shapes = shapes_of(out)
+            layer.output_dtype = dtype_of(out)
         self.layers.append(layer)
         self._mark(out, layer.name)
         self._hook_grads(out, layer)

@@ -50,7 +50,9 @@ class ModuleSnapshot:
                 if current.get(key, _MISSING) is not value:
                     current[key] = value
             for key, saved in contents.items():
-                _refill(attrs[key], saved)
+                container = attrs[key]
+                if saved or container:  # most hook dicts are empty before and after
+                    _refill(container, saved)
 
 
 _MISSING = object()

@@ -14,6 +14,7 @@ from ...errors import InputSpecError
 from ...target.inputs import InputSpec
 from .evaluate import Evaluator
 from .fit import SymbolicCosts, SymbolicError, fit_costs
+from .method import by_sizes
 from .spec import Dim, Template, as_templates, bind, parse_dims, parse_template
 
 __all__ = ["SymbolicCosts", "SymbolicError", "Dim", "Template", "parse_dims", "parse_template", "prepare",
@@ -48,7 +49,10 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
         return [t.at(values) for t in templates]
 
     if memory is None:
-        result = fit_costs(dims, base_costs, params, kinds, lambda values: (evaluator(specs_at(values)), {}))
+        records = [(layer.name if layer is not None else None, *rest) for layer, *rest in graph.op_records or ()]
+        graph.op_records = None  # the base run's tensors need not outlive the fit
+        with evaluator.session():
+            result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds, records or None)
     else:
         from . import memory as symbolic_memory
 
@@ -63,8 +67,10 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
     for layer in graph.layers:
         layer.attrs["symbolic"] = result.layer_dict(layer.name)
     names = ", ".join(f"{k}={v}" for k, v in result.base.items())
-    graph.notes.append(f"symbolic costs fitted exactly on {len(result.fit_points)} shapes around {names} and "
-                       f"verified on {len(result.verified_at)} more; valid for {result.valid_for()}")
+    how = ("fitted exactly on {} shapes" if result.method == "fit" else
+           "evaluated from the op sizes measured at {} shapes")
+    graph.notes.append(f"symbolic costs {how.format(len(result.fit_points))} around {names} and verified on "
+                       f"{len(result.verified_at)} more ({result.runs} counting runs); valid for {result.valid_for()}")
     if memory is not None:
         graph.notes.append("symbolic memory: " + symbolic_memory.note(result))
     return result

@@ -137,13 +137,16 @@ Counter = Callable[[dict[str, int]], tuple[Rows, Mapping[str, int]]]  # sizes ->
 
 def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kinds: dict[str, str],
               count: Counter, *, layer_metrics: Sequence[str] = (), base_totals: Mapping[str, int] | None = None,
-              lenient: Collection[str] = ()) -> SymbolicCosts:
+              lenient: Collection[str] = (), verify: tuple[Sequence[dict[str, int]], Counter] | None = None
+              ) -> SymbolicCosts:
     """Fit every layer's MACs and FLOPs; ``count(values)`` runs the model at the sizes ``values`` and
     returns (rows, totals).
 
     Each row may carry more per-layer metrics after (macs, flops), named by ``layer_metrics``, and
     ``base_totals`` names summary scalars measured at every point: all are components of the same fit.
     A metric in ``lenient`` that is not one polynomial is reported (``unfitted``), never raised.
+    ``verify`` = (points, counter): check the formula there with that counter instead of at the
+    default shapes with ``count`` (the sizes method fits on predicted counts and checks real ones).
     """
     names = [d.name for d in dims]
     order = list(base_costs)
@@ -156,15 +159,17 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
     base = {d.name: d.start() for d in dims}
     cache: dict[tuple[int, ...], list[int]] = {}
 
+    def flat(costs: Rows, scalars: Mapping[str, int], values: dict[str, int]) -> list[int]:
+        if set(costs) != set(order):
+            changed = sorted(set(costs) ^ set(order))[:3]
+            raise SymbolicError(f"the layers differ between {_point(base)} and {_point(values)} "
+                                f"(e.g. {', '.join(changed)}): the model's control flow depends on the size")
+        return [x for name in order for x in costs[name]] + [scalars[t] for t in totals]
+
     def at(values: dict[str, int]) -> list[int]:
         key = tuple(values[n] for n in names)
         if key not in cache:
-            costs, scalars = (base_costs, base_totals or {}) if values == base else count(values)
-            if set(costs) != set(order):
-                changed = sorted(set(costs) ^ set(order))[:3]
-                raise SymbolicError(f"the layers differ between {_point(base)} and {_point(values)} "
-                                    f"(e.g. {', '.join(changed)}): the model's control flow depends on the size")
-            cache[key] = [x for name in order for x in costs[name]] + [scalars[t] for t in totals]
+            cache[key] = flat(*((base_costs, base_totals or {}) if values == base else count(values)), values)
         return cache[key]
 
     nodes: list[list[int]] = []
@@ -185,16 +190,20 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
         checks.append(joint)
     else:
         checks.append({names[0]: _next(dims[0], nodes[0])})
+    measure = at
+    if verify is not None:
+        checks, counter = list(verify[0]), verify[1]
+        measure = lambda point: flat(*counter(point), point)  # noqa: E731
     verified = []
     for point in checks:
         try:
-            observed = at(point)
+            observed = measure(point)
         except ModelExecutionError:
             continue  # outside what the model accepts: check the others
-        predicted = [p(point) for p in polys]
-        for i, (o, p) in enumerate(zip(observed, predicted)):
-            if o == p or i in failed:
+        for i, (o, poly) in enumerate(zip(observed, polys)):
+            if poly.equals(point, o) or i in failed:
                 continue
+            p = poly(point)
             if i not in soft:
                 raise SymbolicError(f"the fitted formula of {labels[i][0] or labels[i][1]} disagrees with the "
                                     f"count at {_point(point)} ({p} != {o}); " + _piecewise_hint(dims))
@@ -204,16 +213,23 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
         raise SymbolicError(f"could not verify the formula on two more shapes (the model rejected them); "
                             f"give base sizes with room, e.g. --symbolic {','.join(f'{n}={base[n]}' for n in names)}")
     fitted: list[Poly | None] = [None if i in failed else p for i, p in enumerate(polys)]
-    zero = Poly.constant(names, 0)
-    layers = {name: (Poly.constant(names, value), zero, zero) for name, value in params.items()}
+    constants: dict[int, Poly] = {}  # many layers share a params count (0 most of all)
+
+    def constant(value: int) -> Poly:
+        if value not in constants:
+            constants[value] = Poly.constant(names, value)
+        return constants[value]
+
+    zero = constant(0)
+    layers = {name: (constant(value), zero, zero) for name, value in params.items()}
     layer_extra: dict[str, dict[str, Poly | None]] = {}
     for i, name in enumerate(order):
         row = polys[width * i:width * (i + 1)]
-        layers[name] = (Poly.constant(names, params.get(name, 0)), row[0], row[1])
+        layers[name] = (constant(params.get(name, 0)), row[0], row[1])
         if layer_metrics:
             layer_extra[name] = dict(zip(layer_metrics, fitted[width * i + 2:width * (i + 1)]))
-    macs = sum((p[1] for p in layers.values()), zero)
-    flops = sum((p[2] for p in layers.values()), zero)
+    macs = Poly.total(names, (p[1] for p in layers.values()))
+    flops = Poly.total(names, (p[2] for p in layers.values()))
     unfitted = {(metric if layer is None else f"{metric} of {layer}"): why
                 for (layer, metric), why in ((labels[i], failed[i]) for i in sorted(failed))}
     return SymbolicCosts(list(dims), base, "fit", Poly.constant(names, sum(params.values())), macs, flops, layers,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from math import comb, lcm
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 Exps = tuple[int, ...]
 
@@ -21,9 +22,24 @@ class Poly:
 
     @classmethod
     def make(cls, names: Sequence[str], coeffs: Mapping[Exps, Fraction]) -> "Poly":
-        items = [(e, Fraction(c)) for e, c in coeffs.items() if c != 0]
+        items = [(e, c if type(c) is Fraction else Fraction(c)) for e, c in coeffs.items() if c]
         items.sort(key=lambda t: (-sum(t[0]), tuple(-x for x in t[0])))
         return cls(tuple(names), tuple(items))
+
+    @classmethod
+    def total(cls, names: Sequence[str], polys: "Iterable[Poly]") -> "Poly":
+        """The sum of many polynomials, in one pass (``sum()`` would rebuild one per addend)."""
+        coeffs: dict[Exps, Fraction] = {}
+        for poly in polys:
+            for e, c in poly.terms:
+                coeffs[e] = coeffs[e] + c if e in coeffs else c
+        return cls.make(names, coeffs)
+
+    @cached_property
+    def _integer_terms(self) -> tuple[int, list[tuple[Exps, int]]]:
+        """(common denominator, integer numerators): evaluation without Fraction arithmetic per term."""
+        den = lcm(*(c.denominator for _, c in self.terms)) if self.terms else 1
+        return den, [(e, c.numerator * (den // c.denominator)) for e, c in self.terms]
 
     @classmethod
     def constant(cls, names: Sequence[str], value: int) -> "Poly":
@@ -31,13 +47,26 @@ class Poly:
 
     def __call__(self, values: Mapping[str, int]) -> Fraction:
         xs = [values[n] for n in self.names]
-        total = Fraction(0)
-        for exps, c in self.terms:
-            term = c
+        den, terms = self._integer_terms
+        total = 0
+        for exps, c in terms:
             for x, e in zip(xs, exps):
-                term *= x**e
-            total += term
-        return total
+                if e:
+                    c *= x**e
+            total += c
+        return Fraction(total, den)
+
+    def equals(self, values: Mapping[str, int], number: int) -> bool:
+        """``self(values) == number`` without building a Fraction (the verification of every layer)."""
+        xs = [values[n] for n in self.names]
+        den, terms = self._integer_terms
+        total = 0
+        for exps, c in terms:
+            for x, e in zip(xs, exps):
+                if e:
+                    c *= x**e
+            total += c
+        return total == number * den
 
     def __add__(self, other: "Poly") -> "Poly":
         coeffs: dict[Exps, Fraction] = dict(self.terms)

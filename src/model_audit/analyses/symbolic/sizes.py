@@ -1,0 +1,269 @@
+"""Per-op sizes as polynomials: the costs at any size from a few counting runs, no model run.
+
+A layer's cost is a sum of per-op formulas (``analyses/costs.py``) over the ops it issues, and each
+formula reads integers only: tensor sizes and int arguments. Those integers are polynomials of
+lower degree than the costs (GPT-2: every size is linear in B and in L, its attention FLOPs are
+quadratic in L), so they take fewer counting runs to determine. A run's *profile* groups its costed
+ops by (layer, op, argument skeleton), and within a group keeps each distinct integer vector (first
+occurrence first) with how often it occurred (an LSTM cell's ops repeat T times: the count is one
+more integer to fit).
+
+The fit is separable: measured at a reference point R and at R + j·step along each axis (j = 1..d),
+every integer is predicted as ``v(R) · Π_k f_k(x_k) / v(R)`` with ``f_k`` the degree-d interpolant
+along axis k (sizes are products of per-dimension factors: ``B·L``, ``B·heads``, ``(H/16)²+1``).
+:class:`Replay` then evaluates the same formulas on the predicted integers at any point, so
+``fit.fit_costs`` can fit the costs from such *virtual* points; the caller verifies the result on
+real counting runs. Anything unexpected (another profile structure, a prediction that is not an
+integer, an argument that is neither) raises :class:`NotReplayable` and the caller fits directly.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping, Sequence
+
+import torch
+
+from ..costs import ZERO_COST, op_cost
+from .evaluate import Costs, Records
+
+_INT = "int"
+_PLAIN = (bool, float, str, type(None), torch.dtype, torch.device, torch.layout, torch.memory_format)
+
+
+class NotReplayable(Exception):
+    """The sizes are not the separable polynomials the method assumes (or an op cannot be rebuilt)."""
+
+
+def _skeleton(obj: Any, ints: list[int]) -> Any:
+    """``obj`` with its integers (tensor sizes, int arguments) moved into ``ints``: what stays is the
+    structure every size must share (dtypes, ranks, flags, floats)."""
+    if isinstance(obj, torch.Tensor):
+        ints.extend(obj.shape)
+        return ("T", obj.dtype, obj.dim())
+    if type(obj) is int:
+        ints.append(obj)
+        return _INT
+    if isinstance(obj, _PLAIN):
+        return (type(obj), obj)
+    if isinstance(obj, (list, tuple)):
+        parts = []
+        for o in obj:
+            if type(o) is int:  # the common case, inline: size lists, dims
+                ints.append(o)
+                parts.append(_INT)
+            else:
+                parts.append(_skeleton(o, ints))
+        return (type(obj), tuple(parts))
+    if isinstance(obj, dict):
+        return (dict, tuple((k, _skeleton(v, ints)) for k, v in obj.items()))
+    raise NotReplayable(f"an op argument of type {type(obj).__name__}")
+
+
+def _rebuild(skeleton: Any, ints: Iterator) -> Any:
+    if skeleton == _INT:
+        return next(ints)
+    kind = skeleton[0]
+    if kind == "T":
+        _, dtype, rank = skeleton
+        shape = [next(ints) for _ in range(rank)]
+        if any(s < 0 for s in shape):
+            raise NotReplayable("a predicted tensor size is negative")
+        return torch.empty(shape, dtype=dtype, device="meta")
+    if kind is dict:
+        return {k: _rebuild(v, ints) for k, v in skeleton[1]}
+    if kind in (list, tuple):
+        return kind(_rebuild(s, ints) for s in skeleton[1])
+    return skeleton[1]
+
+
+Key = tuple[str, Any, Any]  # (layer, op, skeleton of (args, kwargs, out))
+Profile = dict[Key, dict[tuple[int, ...], int]]  # group -> distinct integer vector -> occurrences
+
+
+def profile(records: Records) -> Profile:
+    """Group a run's costed ops; zero-cost ops (views, copies) carry no cost at any size."""
+    out: Profile = {}
+    for layer, func, args, kwargs, result, cost in records:
+        if layer is None or cost is None or getattr(func, "overloadpacket", func) in ZERO_COST:
+            continue
+        ints: list[int] = []
+        skeleton = _skeleton((args, kwargs, result), ints)
+        group = out.setdefault((layer, func, skeleton), {})
+        key = tuple(ints)
+        group[key] = group.get(key, 0) + 1
+    return out
+
+
+def _flatten(reference: Profile, other: Profile) -> list[int]:
+    """``other``'s integers in ``reference``'s order (count, then the vector, per distinct vector)."""
+    if list(reference) != list(other):
+        raise NotReplayable("the ops differ between sizes")
+    flat: list[int] = []
+    for key, group in reference.items():
+        theirs = other[key]
+        if len(theirs) != len(group):
+            raise NotReplayable(f"{key[1]} in {key[0]} takes {len(group)} distinct sizes at one point, "
+                                f"{len(theirs)} at another")
+        for vector, count in theirs.items():
+            flat.append(count)
+            flat.extend(vector)
+    return flat
+
+
+def _lagrange(nodes: int, t: int) -> list[int]:
+    """Weights of the values at 0..nodes-1 that give the interpolant at integer ``t`` (integers)."""
+    weights = []
+    for j in range(nodes):
+        num, den = 1, 1
+        for i in range(nodes):
+            if i != j:
+                num *= t - i
+                den *= j - i
+        weights.append(num // den)
+    return weights
+
+
+class Replay:
+    """Per-layer costs at any point, from profiles measured at R and along each axis.
+
+    ``axes[k]`` lists the profiles at R + j·step_k (j = 1..d_k) along dimension ``names[k]``.
+    """
+
+    def __init__(self, names: Sequence[str], steps: Sequence[int], reference: Mapping[str, int],
+                 ref_profile: Profile, axes: Sequence[Sequence[Profile]], layers: Sequence[str]) -> None:
+        self.names = list(names)
+        self.steps = list(steps)
+        self.reference = dict(reference)
+        self.layers = list(layers)
+        self.ref = _flatten(ref_profile, ref_profile)
+        self.axes = [[self.ref] + [_flatten(ref_profile, p) for p in along] for along in axes]
+        # Entries that are identical at every measured point predict identically: evaluate each
+        # (op, skeleton, integer history) once per point, then add it to every layer that has it.
+        self.entries: list[tuple[str, int]] = []  # (layer, class) of each distinct vector
+        self.count_positions: list[int] = []  # where each entry's count is in the flat profile
+        self.classes: list[tuple[Any, Any, range]] = []  # (op, skeleton, positions of its integers)
+        seen: dict[Any, int] = {}
+        offset = 0
+        for (layer, func, skeleton), group in ref_profile.items():
+            for vector in group:
+                width = len(vector)
+                history = tuple(tuple(tuple(axis[j][offset + 1:offset + 1 + width]) for j in range(len(axis)))
+                                for axis in self.axes)
+                cls = seen.setdefault((func, skeleton, history), len(seen))
+                if cls == len(self.classes):
+                    self.classes.append((func, skeleton, range(offset + 1, offset + 1 + width)))
+                self.entries.append((layer, cls))
+                self.count_positions.append(offset)
+                offset += 1 + width
+
+        # All integers at once in int64 when no product can overflow (the common case: two
+        # dimensions, sizes below 2^24); Python integers otherwise.
+        largest = max((abs(v) for axis in self.axes for column in axis for v in column), default=0)
+        self.tensors = None
+        if len(self.axes) <= 2 and largest < 2**24 and max(len(axis) for axis in self.axes) <= 4:
+            self.tensors = [torch.tensor(axis, dtype=torch.int64, device="cpu") for axis in self.axes]
+
+    def degrees(self) -> list[int]:
+        return [len(axis) - 1 for axis in self.axes]
+
+    def predict_all(self, values: Mapping[str, int], weights: list[list[int]] | None = None,
+                    strict: bool = True) -> list[int | None]:
+        """Every integer of the flat profile at ``values`` (``strict=False``: None where there is none)."""
+        weights = self.weights(values) if weights is None else weights
+        if self.tensors is None or max(abs(w) for ws in weights for w in ws) >= 2**12:
+            if strict:
+                return self.predict(values, range(len(self.ref)), weights)
+            out: list[int | None] = []
+            for i in range(len(self.ref)):
+                try:
+                    out.append(self.predict(values, [i], weights)[0])
+                except NotReplayable:
+                    out.append(None)
+            return out
+        num = None
+        for ws, axis in zip(weights, self.tensors):
+            f = (torch.tensor(ws, dtype=torch.int64).unsqueeze(1) * axis).sum(0)
+            num = f if num is None else num * f
+        ref = self.tensors[0][0]
+        zero = ref == 0
+        bad = torch.zeros_like(zero)
+        for axis in self.tensors:
+            bad |= zero & (axis != 0).any(0)  # zero at R only: no product of per-dimension factors
+        den = torch.where(zero, torch.ones_like(ref), ref) ** (len(self.tensors) - 1)
+        bad |= num % den != 0
+        result = torch.where(zero, torch.zeros_like(num), num // den).tolist()
+        if bool(bad.any()):
+            if strict:
+                raise NotReplayable("a size is not a product of per-dimension polynomials")
+            return [None if b else v for v, b in zip(result, bad.tolist())]
+        return result
+
+    def weights(self, values: Mapping[str, int]) -> list[list[int]]:
+        """Per axis, the interpolation weights of its measured sizes at ``values``."""
+        out = []
+        for name, step, axis in zip(self.names, self.steps, self.axes):
+            delta = values[name] - self.reference[name]
+            if delta % step:
+                raise NotReplayable(f"{name}={values[name]} is off the class")
+            out.append(_lagrange(len(axis), delta // step))
+        return out
+
+    def predict(self, values: Mapping[str, int], positions: Sequence[int],
+                weights: list[list[int]] | None = None) -> list[int]:
+        """The integers at ``positions`` of the flat profile at ``values``."""
+        weights = self.weights(values) if weights is None else weights
+        terms = [list(zip(ws, axis)) for ws, axis in zip(weights, self.axes)]
+        power = len(self.axes) - 1
+        ref = self.ref
+        out = []
+        for i in positions:
+            base = ref[i]
+            num = 1
+            for pairs in terms:
+                f = 0
+                for w, column in pairs:
+                    f += w * column[i]
+                num *= f
+            if base == 0:
+                if any(column[i] for axis in self.axes for column in axis):
+                    raise NotReplayable("a size is zero at the reference point only")
+                out.append(0)
+                continue
+            den = base ** power
+            if num % den:
+                raise NotReplayable("a size is not a product of per-dimension polynomials")
+            out.append(num // den)
+        return out
+
+    def __call__(self, values: Mapping[str, int]) -> Costs:
+        weights = self.weights(values)
+        flat = self.predict_all(values, weights) if self.tensors is not None else None
+        per_class: list[tuple[int, int]] = []
+        for func, skeleton, positions in self.classes:
+            ints = flat[positions.start:positions.stop] if flat is not None else self.predict(values, positions, weights)
+            args, kwargs, out = _rebuild(skeleton, iter(ints))
+            cost = op_cost(func, args, kwargs, out)
+            per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
+        counts = ([flat[i] for i in self.count_positions] if flat is not None
+                  else self.predict(values, self.count_positions, weights))
+        costs = {name: [0, 0] for name in self.layers}
+        for (layer, cls), count in zip(self.entries, counts):
+            macs, flops = per_class[cls]
+            row = costs.setdefault(layer, [0, 0])
+            row[0] += count * macs
+            row[1] += count * flops
+        return {name: (row[0], row[1]) for name, row in costs.items()}
+
+
+def mismatched_axes(replay: Replay, values: Mapping[str, int], measured: Profile, ref_profile: Profile) -> set[int]:
+    """The axes whose degree is too low to predict ``measured`` (the integers at ``values``): those of
+    each wrong integer that depends on one axis only; all axes of a wrong integer that depends on several."""
+    flat = _flatten(ref_profile, measured)
+    predicted = replay.predict_all(values, strict=False)
+    every = set(range(len(replay.axes)))
+    single: set[int] = set()
+    several: set[int] = set()
+    for i, (p, m) in enumerate(zip(predicted, flat)):
+        if p != m:
+            varying = {k for k, axis in enumerate(replay.axes) if any(col[i] != axis[0][i] for col in axis)}
+            (single if len(varying) == 1 else several).update(varying or every)
+    return single or several
