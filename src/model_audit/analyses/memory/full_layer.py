@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ...ir import ops
+from .kernels import routed_vf
 
 _Hidden = Any  # a tensor, or (h, c) for the LSTM
 
@@ -191,12 +192,8 @@ def cpu_full_layer(device: str) -> Iterator[None]:
     if not device.startswith("cpu"):
         yield
         return
-    vf = torch._VF
-    missing = object()
-    shadowed = {name: vf.__dict__.get(name, missing) for name in ops.FULL_LAYER_RECURRENT}
-
     def routed(name: str) -> Callable[..., Any]:
-        original, rebuilt = getattr(vf, name), globals()[name]
+        original, rebuilt = getattr(torch._VF, name), globals()[name]
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if _padded_on_meta(args, kwargs):
@@ -204,16 +201,8 @@ def cpu_full_layer(device: str) -> Iterator[None]:
             return original(*args, **kwargs)
         return call
 
-    for name in ops.FULL_LAYER_RECURRENT:
-        setattr(vf, name, routed(name))
-    try:
+    with routed_vf({name: routed(name) for name in ops.FULL_LAYER_RECURRENT}):
         yield
-    finally:
-        for name, value in shadowed.items():
-            if value is missing:
-                delattr(vf, name)
-            else:
-                setattr(vf, name, value)
 
 
 __all__ = ["cpu_full_layer"]  # and one rebuild per name of ops.FULL_LAYER_RECURRENT

@@ -31,7 +31,7 @@ in-place dropout (``dropout_``) keeps the noise path on CUDA too.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -232,10 +232,7 @@ def onednn_lstm(device: str) -> Iterator[None]:
     if not device.startswith("cpu"):
         yield
         return
-    vf = torch._VF
-    original = vf.lstm
-    missing = object()
-    shadowed = vf.__dict__.get("lstm", missing)
+    original = torch._VF.lstm
 
     def lstm(*args: Any, **kwargs: Any) -> Any:
         if not kwargs and len(args) == 9 and isinstance(args[1], (list, tuple)):  # padded input, not packed
@@ -246,14 +243,8 @@ def onednn_lstm(device: str) -> Iterator[None]:
                 return _mkldnn_lstm(*args)
         return original(*args, **kwargs)
 
-    vf.lstm = lstm
-    try:
+    with routed_vf({"lstm": lstm}):
         yield
-    finally:
-        if shadowed is missing:
-            del vf.lstm
-        else:
-            vf.lstm = shadowed
 
 
 @contextlib.contextmanager
@@ -263,10 +254,7 @@ def cuda_dropout(device: str) -> Iterator[None]:
     if not device.startswith("cuda"):
         yield
         return
-    vf = torch._VF
     original = torch._C._VariableFunctions.dropout
-    missing = object()
-    shadowed = vf.__dict__.get("dropout", missing)
     public = torch.dropout
 
     def dropout(input: torch.Tensor, p: float, train: bool) -> torch.Tensor:
@@ -275,13 +263,28 @@ def cuda_dropout(device: str) -> Iterator[None]:
             return torch.native_dropout(input, p, train)[0]
         return original(input, p, train)
 
-    vf.dropout = dropout
     torch.dropout = dropout
+    try:
+        with routed_vf({"dropout": dropout}):
+            yield
+    finally:
+        torch.dropout = public
+
+
+@contextlib.contextmanager
+def routed_vf(routes: Mapping[str, Callable[..., Any]]) -> Iterator[None]:
+    """Shadow the ``torch._VF`` functions ``routes`` names while the step runs, then put back what was
+    there (``_VF`` finds an instance attribute before ``torch._C._VariableFunctions``'s)."""
+    vf = torch._VF
+    missing = object()
+    shadowed = {name: vf.__dict__.get(name, missing) for name in routes}
+    for name, function in routes.items():
+        setattr(vf, name, function)
     try:
         yield
     finally:
-        torch.dropout = public
-        if shadowed is missing:
-            del vf.dropout
-        else:
-            vf.dropout = shadowed
+        for name, value in shadowed.items():
+            if value is missing:
+                delattr(vf, name)
+            else:
+                setattr(vf, name, value)

@@ -18,7 +18,7 @@ import re
 from typing import Collection
 
 MiB = 2**20
-# The compute capability's major version of the GPUs in gpus.py (ROCm devices: hipBLAS's own default).
+# Compute capabilities (major version) whose cuBLAS workspace is 32 MiB: Hopper and Blackwell.
 _LARGE_WORKSPACE_MAJORS = (9, 10, 12)
 # Phases run by the calling thread; backward runs on autograd's thread for the device.
 _CALLER_PHASES = ("forward", "optimizer")

@@ -155,9 +155,10 @@ class StorageTracker(TorchDispatchMode):
         for leaf in tree_leaves(out):
             if isinstance(leaf, torch.Tensor):
                 self.track(leaf, "temporaries")
-        if getattr(func, "__name__", "").split(".")[0] in _MATMULS:
+        name = getattr(func, "__name__", "").split(".")[0]  # "mm.default" -> "mm"
+        if name in _MATMULS:
             self.matmul_phases.add(self.phase)
-        workspace = matmul_workspace(func, args) + onednn_lstm_scratch_bytes(func, args)
+        workspace = matmul_workspace(name, args) + onednn_lstm_scratch_bytes(func, args)
         if workspace:  # alive only while the op runs: counted at this tick, freed before the next
             block = Block(workspace, self.clock, "temporaries", self.phase, self.scope[-1] if self.scope else None)
             self.blocks.append(block)
@@ -196,10 +197,10 @@ def _blas_ready(t: torch.Tensor) -> bool:
     return (s_col == 1 and s_row >= max(1, cols)) or (s_row == 1 and s_col >= max(1, rows)) or t.numel() <= 1
 
 
-def matmul_workspace(func: Any, args: tuple) -> int:
-    """Bytes a matmul kernel copies its operands into: CPU and CUDA BLAS make an operand whose
-    strides they cannot read (an expanded gradient such as ``sum()``'s, stride 0) contiguous first."""
-    name = getattr(func, "__name__", "").split(".")[0]
+def matmul_workspace(name: str, args: tuple) -> int:
+    """Bytes a matmul kernel (``name``: the op's bare name) copies its operands into: CPU and CUDA BLAS
+    make an operand whose strides they cannot read (an expanded gradient such as ``sum()``'s, stride 0)
+    contiguous first."""
     if name not in _MATMULS:
         return 0
     operands = [a for a in args if isinstance(a, torch.Tensor) and a.dim() >= 2]

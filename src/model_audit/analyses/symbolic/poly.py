@@ -45,7 +45,8 @@ class Poly:
     def constant(cls, names: Sequence[str], value: int) -> "Poly":
         return cls.make(names, {(0,) * len(names): Fraction(value)})
 
-    def __call__(self, values: Mapping[str, int]) -> Fraction:
+    def _numerator(self, values: Mapping[str, int]) -> tuple[int, int]:
+        """(numerator, common denominator) of the value at ``values``, in integer arithmetic."""
         xs = [values[n] for n in self.names]
         den, terms = self._integer_terms
         total = 0
@@ -54,18 +55,14 @@ class Poly:
                 if e:
                     c *= x**e
             total += c
-        return Fraction(total, den)
+        return total, den
+
+    def __call__(self, values: Mapping[str, int]) -> Fraction:
+        return Fraction(*self._numerator(values))
 
     def equals(self, values: Mapping[str, int], number: int) -> bool:
         """``self(values) == number`` without building a Fraction (the verification of every layer)."""
-        xs = [values[n] for n in self.names]
-        den, terms = self._integer_terms
-        total = 0
-        for exps, c in terms:
-            for x, e in zip(xs, exps):
-                if e:
-                    c *= x**e
-            total += c
+        total, den = self._numerator(values)
         return total == number * den
 
     def __add__(self, other: "Poly") -> "Poly":
