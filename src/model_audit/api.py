@@ -139,7 +139,7 @@ def _audit(model: nn.Module, inputs: Any, opts: AuditOptions) -> AuditReport:
                                                      severity=opts.severity, options=opts.rule_options)
     try:
         # a symbolic audit attributes its counting runs' ops by the base run's (analyses/symbolic)
-        graph = trace_and_analyse(model, inputs, opts, devices, record=symbolic is not None and opts.memory is None)
+        graph = trace_and_analyse(model, inputs, opts, devices, record=symbolic is not None)
     except (ModelExecutionError, InputSpecError) as error:  # no trace: the trace-free rules still run
         _rules_without_trace(model, error, opts, settings)
         raise

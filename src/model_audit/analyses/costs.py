@@ -40,6 +40,25 @@ ORIGINS: dict[Any, str] = {}  # op packet -> who registered its formula (BUILTIN
 BUILTIN = "model-audit"
 
 
+# has_cost runs for every op a counter sees, and an OpOverload's hash is Python code: the answers are
+# kept by the op's id (with the op, so that the id stays its own); a new formula clears them.
+_KNOWN: dict[int, tuple[Any, bool, bool]] = {}  # id(op) -> (op, has a formula, has a cost)
+
+
+def formulas_changed() -> None:
+    """Forget the cached ``has_cost``/``has_formula`` answers (after FORMULAS or ZERO_COST changed)."""
+    _KNOWN.clear()
+
+
+def _known(func: Any) -> tuple[Any, bool, bool]:
+    known = _KNOWN.get(id(func))
+    if known is None:
+        packet = getattr(func, "overloadpacket", func)
+        formula = packet in FORMULAS
+        known = _KNOWN[id(func)] = (func, formula, formula or packet in ZERO_COST)
+    return known
+
+
 def register(*packets: Any) -> Callable[[Formula], Formula]:
     """Register ``fn`` as the cost formula of the given ATen op packets (all overloads)."""
 
@@ -77,6 +96,7 @@ def register_cost(op: Any, formula: Formula, *, origin: str = "register_cost()")
                          f"{origin} cannot register a second one")
     FORMULAS[packet] = formula
     ORIGINS[packet] = origin
+    formulas_changed()
 
 
 def _op(name: str) -> Any:
@@ -556,8 +576,14 @@ def op_cost(func: Any, args: Sequence[Any], kwargs: dict, out: Any) -> Cost | No
 
 def has_cost(func: Any) -> bool:
     """True when ``func`` has a formula or is known to cost nothing (so it need not be decomposed)."""
-    packet = getattr(func, "overloadpacket", func)
-    return packet in FORMULAS or packet in ZERO_COST
+    known = _KNOWN.get(id(func))
+    return (known or _known(func))[2]
+
+
+def has_formula(func: Any) -> bool:
+    """True when ``func`` has a cost formula (it may cost something)."""
+    known = _KNOWN.get(id(func))
+    return (known or _known(func))[1]
 
 
 def op_name(func: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .costs import FORMULAS, ZERO_COST, Cost, _op, attention_cost, numel, register
+from .costs import FORMULAS, ZERO_COST, Cost, _op, attention_cost, formulas_changed, numel, register
 
 
 @register(_op("_scaled_mm"))
@@ -117,3 +117,4 @@ for _namespace, _names in ZERO_COST_EXTRA.items():
             continue
         if _packet not in FORMULAS:
             ZERO_COST.add(_packet)
+formulas_changed()

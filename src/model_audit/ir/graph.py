@@ -102,6 +102,8 @@ class LayerGraph:
     receptive_field: dict | None = None  # the final field against the input (receptive_field.final_field)
     # (layer, op, args, kwargs, out, cost) of every forward op, when the trace was asked to keep them
     op_records: list | None = field(default=None, repr=False)
+    # the torch.fx graph the fx tracer ran (a TracedGraph), when the trace was asked to keep its records
+    fx_graph: Any = field(default=None, repr=False)
 
     def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)

@@ -17,6 +17,14 @@ from ..analyses.costs import Cost, has_cost, op_cost, op_name
 UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
 
 
+def _decomposed(mode: TorchDispatchMode, func: Any, args: tuple, kwargs: dict) -> Any:
+    """Composite ops with no formula reach a mode undecomposed under inference_mode (conv2d, linear,
+    batch_norm): run their decomposition under ``mode`` so that the ops they lower to are seen, as
+    FlopCounterMode does. NotImplemented: a leaf op."""
+    with mode:
+        return func.decompose(*args, **kwargs)
+
+
 class OpCounter(TorchDispatchMode):
     """Adds each op's cost to ``sink`` (the layer now running); unknown ops become uncounted."""
 
@@ -38,11 +46,7 @@ class OpCounter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
         if not has_cost(func):
-            # Composite ops with no formula reach the mode undecomposed under inference_mode
-            # (conv2d, linear, batch_norm): run their decomposition under this mode so that the
-            # ops they lower to are counted, as FlopCounterMode does. NotImplemented: a leaf op.
-            with self:
-                decomposed = func.decompose(*args, **kwargs)
+            decomposed = _decomposed(self, func, args, kwargs)
             if decomposed is not NotImplemented:
                 return decomposed
         out = META_KERNELS.call(func, args, kwargs)
@@ -76,4 +80,25 @@ class OpCounter(TorchDispatchMode):
         else:
             layer.macs += cost.macs
             layer.flops += cost.flops
+        return out
+
+
+class OpRecorder(TorchDispatchMode):
+    """Records each forward op with its arguments and output, and nothing else: the ops a symbolic
+    audit's plain counting runs read their sizes from (``analyses/symbolic``). The same ops as
+    :class:`OpCounter` sees (the same decompositions); no costs (the caller computes those it needs),
+    no layers, and no meta dtype checks: the concrete audit made them on the same ops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record: list[tuple[Any, tuple, dict, Any]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
+        kwargs = kwargs or {}
+        if not has_cost(func):
+            decomposed = _decomposed(self, func, args, kwargs)
+            if decomposed is not NotImplemented:
+                return decomposed
+        out = META_KERNELS.call(func, args, kwargs, checked=False)
+        self.record.append((func, args, kwargs, out))
         return out

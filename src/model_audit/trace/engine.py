@@ -97,7 +97,8 @@ def _run_once(model: nn.Module, inputs: Any, input_shape: Any, device: torch.dev
                       output_names=outputs, unowned_backward_macs=counter.unowned_macs,
                       unowned_backward_flops=counter.unowned_flops,
                       unowned_macs=counter.unowned_forward_macs, unowned_flops=counter.unowned_forward_flops,
-                      unowned_uncounted=dict(counter.unowned_uncounted), op_records=counter.record)
+                      unowned_uncounted=dict(counter.unowned_uncounted), op_records=counter.record,
+                      fx_graph=gm if record else None)
 
 
 def _backward(output: Any, counter: OpCounter) -> None:
@@ -121,7 +122,8 @@ def trace_model(model: nn.Module, inputs: Any = None, *, input_shape: Any = None
     model cannot run on meta (the graph's notes say so). ``mode`` is the train/eval mode the model
     is traced in; the model's own mode, parameters, buffers and hooks are restored afterwards. The
     analyses (``model_audit.analyses``) annotate the returned graph. ``record`` keeps every forward
-    op with its layer in ``graph.op_records`` (a symbolic audit attributes its other runs' ops by it).
+    op with its layer in ``graph.op_records`` (a symbolic audit attributes its other runs' ops by it)
+    and the fx graph that ran in ``graph.fx_graph`` (its counting runs rerun it).
     """
     if not isinstance(model, nn.Module):
         raise AuditError(f"expected a torch.nn.Module, got {type(model).__name__}")

@@ -59,6 +59,17 @@ def trace_graph(model: nn.Module) -> TracedGraph:
     return TracedGraph(graph, added)
 
 
+def graph_module(traced: TracedGraph, model: nn.Module) -> fx.GraphModule:
+    """The traced graph as Python code (what reruns at other sizes execute: no interpreter), reading
+    ``model``'s submodules and tensors as they are now (its current placement) and the trace's
+    constants; tracing again would give the same graph at three times the cost."""
+    root: dict[str, Any] = {}
+    for node in traced.graph.nodes:
+        if node.op in ("get_attr", "call_module"):
+            root[node.target] = _fetch(model, node.target, traced.trace_constants)
+    return fx.GraphModule(root, traced.graph, class_name=type(model).__name__)
+
+
 def _scope(node: fx.Node) -> str:
     stack = node.meta.get("nn_module_stack") or {}
     if not stack:

@@ -10,7 +10,6 @@ place are cached; views, ``out=`` variants and ops without tensor inputs always 
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -41,21 +40,41 @@ def _kind(func: Any) -> str | None:
 _SCALAR_TYPES = frozenset(_HASHABLE)
 
 
+_Tensor = torch.Tensor
+
+
 def _key_of(value: Any, found: list) -> Any:
     # Called for every argument of every op: exact-type checks first, then the general ones.
     cls = type(value)
     if cls in _SCALAR_TYPES:
         return (cls, value)
-    if isinstance(value, torch.Tensor):
+    if cls is _Tensor or isinstance(value, _Tensor):
         if not value.is_meta:
             raise TypeError
         found.append(True)
-        return ("T", tuple(value.shape), value.stride(), value.dtype, value.storage_offset())
-    if isinstance(value, (list, tuple)):
+        return ("T", value.shape, value.stride(), value.dtype, value.storage_offset())
+    if cls is tuple or cls is list or isinstance(value, (list, tuple)):
         return tuple([_key_of(v, found) for v in value])
     if isinstance(value, _HASHABLE):
         return (type(value), value)
     raise TypeError
+
+
+def _args_key(args: tuple, found: list) -> tuple:
+    """``_key_of(args)`` with the common arguments (tensors, scalars) inline: the cache's hot path."""
+    parts = []
+    for value in args:
+        cls = type(value)
+        if cls is _Tensor:
+            if not value.is_meta:
+                raise TypeError
+            found.append(True)
+            parts.append(("T", value.shape, value.stride(), value.dtype, value.storage_offset()))
+        elif cls in _SCALAR_TYPES:
+            parts.append((cls, value))
+        else:
+            parts.append(_key_of(value, found))
+    return tuple(parts)
 
 
 def _describe(out: Any) -> Any:
@@ -113,6 +132,8 @@ def _like(t: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(t)
 
 
+
+
 def unary_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
     """The output of a unary activation on meta without running its kernel, or ``_MISS``."""
     kind = _UNARY.get(func)
@@ -152,40 +173,48 @@ def batch_norm_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
             torch.empty(stat, dtype=x.dtype, device="meta"))
 
 
+_FAST_PATHS = {**{op: unary_fast_path for op in _UNARY}, **{op: batch_norm_fast_path for op in _BN_EVAL}}
+
+
 class MetaKernelCache:
-    """A bounded LRU of meta-kernel results, shared by every audit in the process."""
+    """A bounded cache of meta-kernel results (oldest out first), shared by every audit in the process."""
 
     def __init__(self, maxsize: int = 8192) -> None:
         self.maxsize = maxsize
-        self.entries: OrderedDict[Any, Any] = OrderedDict()
-        self.kinds: dict[Any, str | None] = {}
+        self.entries: dict[Any, Any] = {}
+        # id(op) -> (op, kind, fast path or None): an OpOverload hashes in Python code, its id in C;
+        # the op is kept with its plan so that the id stays its own (keys below name the op by id too)
+        self.plans: dict[int, tuple[Any, str | None, Any]] = {}
         self.hits = 0
         self.misses = 0
 
-    def call(self, func: Any, args: tuple, kwargs: dict) -> Any:
-        check_meta_dtypes(func, args)  # what real kernels would refuse, before any shortcut
-        fast = unary_fast_path(func, args, kwargs)
-        if fast is _MISS:
-            fast = batch_norm_fast_path(func, args, kwargs)
-        if fast is not _MISS:
-            self.hits += 1
-            return fast
-        kind = self.kinds.get(func, _MISS)
-        if kind is _MISS:
-            kind = self.kinds[func] = _kind(func)
+    def call(self, func: Any, args: tuple, kwargs: dict, checked: bool = True) -> Any:
+        """``func(*args, **kwargs)`` on meta; ``checked=False`` skips the dtype checks real kernels make
+        (for a rerun of ops that passed them)."""
+        if checked:
+            check_meta_dtypes(func, args)  # what real kernels would refuse, before any shortcut
+        plan = self.plans.get(id(func))
+        if plan is None:
+            plan = self.plans[id(func)] = (func, _kind(func), _FAST_PATHS.get(func))
+        _, kind, fast_path = plan
+        if fast_path is not None:
+            fast = fast_path(func, args, kwargs)
+            if fast is not _MISS:
+                self.hits += 1
+                return fast
         if kind is None:
             return func(*args, **kwargs)
         found: list = []
         try:
             # The default dtype decides the dtype of scalars and fresh tensors some kernels make.
-            key = (func, torch.get_default_dtype(), _key_of(args, found), _key_of(tuple(sorted(kwargs.items())), found))
+            key = (id(func), torch.get_default_dtype(), _args_key(args, found),
+                   _key_of(tuple(sorted(kwargs.items())), found) if kwargs else ())
         except TypeError:
             return func(*args, **kwargs)
         if not found:  # creation ops depend on global state (default dtype): always run
             return func(*args, **kwargs)
         spec = self.entries.get(key, _MISS)
         if spec is not _MISS:
-            self.entries.move_to_end(key)
             self.hits += 1
             return args[0] if kind == "inplace" else _build(spec)
         before = _describe(args[0]) if kind == "inplace" else None
@@ -204,7 +233,7 @@ class MetaKernelCache:
             return out
         self.entries[key] = spec
         if len(self.entries) > self.maxsize:
-            self.entries.popitem(last=False)
+            del self.entries[next(iter(self.entries))]
         return out
 
 

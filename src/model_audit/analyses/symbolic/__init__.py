@@ -39,7 +39,8 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
     """Fit the formulas around the concrete graph (the base point); they become ``summary.symbolic`` and
     each layer's ``symbolic`` field. ``memory`` (the memory analysis' ``MemoryOptions``, which already ran
     at the base) adds activation and peak bytes, and each layer's saved bytes, to the fit."""
-    evaluator = Evaluator(model, graph.tracer, graph.device, mode == "train")
+    evaluator = Evaluator(model, graph.tracer, graph.device, mode == "train", fx_graph=graph.fx_graph)
+    graph.fx_graph = None
     # Rows the params analysis adds for weights no executed layer reads have no costs to fit.
     base_costs = {layer.name: (layer.macs, layer.flops) for layer in graph.layers if layer.executed}
     params = {layer.name: layer.params for layer in graph.layers}
@@ -48,12 +49,17 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
     def specs_at(values: dict[str, int]) -> list[InputSpec]:
         return [t.at(values) for t in templates]
 
-    if memory is None:
-        records = [(layer.name if layer is not None else None, *rest) for layer, *rest in graph.op_records or ()]
-        graph.op_records = None  # the base run's tensors need not outlive the fit
-        with evaluator.session():
-            result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds, records or None)
-    else:
+    recorded, graph.op_records = graph.op_records or [], None  # the base run's tensors need not outlive the fit
+    try:
+        if memory is None:
+            records = [(layer.name if layer is not None else None, *rest) for layer, *rest in recorded]
+            with evaluator.session():
+                result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds, records or None)
+    finally:
+        # emptied in place: the concrete run's frames also hold this list, and its fx trace keeps
+        # them in a reference cycle (fx's Proxy.__iter__ holds its own frame) until a cyclic GC pass
+        recorded.clear()
+    if memory is not None:
         from . import memory as symbolic_memory
 
         points = symbolic_memory.MemoryPoints(model, memory, mode)

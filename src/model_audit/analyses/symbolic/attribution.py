@@ -10,24 +10,32 @@ else (an LSTM's op count grows with T; a row that exists at one size only) is no
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from ...ir import ops
-from ..costs import FORMULAS
+from ..costs import has_formula, op_cost
 from .evaluate import Costs, Records
 from .sizes import NotReplayable
+
+
+_STRUCTURAL: dict[int, tuple[Any, bool]] = {}  # id(op) -> (op, structural): an op hashes in Python
+
+
+def _is_structural(func: Any) -> bool:
+    known = _STRUCTURAL.get(id(func))
+    if known is None:
+        packet = getattr(func, "overloadpacket", func)
+        name = getattr(packet, "__name__", "")
+        structural = (has_formula(func) or (name not in ops.ATEN_PASS_THROUGH
+                                            and name.rstrip("_") not in ops.ATEN_PASS_THROUGH))
+        known = _STRUCTURAL[id(func)] = (func, structural)
+    return known[1]
 
 
 def _structural(records: Records) -> Records:
     """The ops that can make or cost a layer: all but free views and copies (``ops.ATEN_PASS_THROUGH``:
     the tracers pass their producer through, they never become rows)."""
-    out = []
-    for r in records:
-        packet = getattr(r[1], "overloadpacket", r[1])
-        name = getattr(packet, "__name__", "")
-        if packet in FORMULAS or (name not in ops.ATEN_PASS_THROUGH and name.rstrip("_") not in ops.ATEN_PASS_THROUGH):
-            out.append(r)
-    return out
+    return [r for r in records if _is_structural(r[1])]
 
 
 def attributed(reference: Records, records: Records) -> Records:
@@ -35,19 +43,24 @@ def attributed(reference: Records, records: Records) -> Records:
     must be identical (the same ops in the same order), else the run is not comparable. Failing
     that, they may differ in free views and copies alone (at B = 1 a matmul's reshapes are views,
     at B = 2 copies): the other ops are kept, which is all the sizes and costs read."""
-    if len(records) == len(reference) and all(a[1] == b[1] for a, b in zip(reference, records)):
+    if len(records) == len(reference) and all(a[1] is b[1] for a, b in zip(reference, records)):
         return [(ref[0], *rest) for ref, (_, *rest) in zip(reference, records)]
     reference, records = _structural(reference), _structural(records)
-    if len(records) != len(reference) or any(a[1] != b[1] for a, b in zip(reference, records)):
+    if len(records) != len(reference) or any(a[1] is not b[1] for a, b in zip(reference, records)):
         raise NotReplayable("the ops differ between sizes")
     return [(ref[0], *rest) for ref, (_, *rest) in zip(reference, records)]
 
 
 def layer_costs(records: Records, layers: Sequence[str]) -> Costs:
-    """Per-layer (macs, flops) of a run's records (``layers``: every layer, zero when it has no op)."""
+    """Per-layer (macs, flops) of a run's records (``layers``: every layer, zero when it has no op);
+    the costs a plain run did not compute are computed here."""
     costs = {name: [0, 0] for name in layers}
-    for layer, _, _, _, _, cost in records:
-        if layer is not None and cost is not None:
+    for layer, func, args, kwargs, out, cost in records:
+        if layer is None:
+            continue
+        if cost is None:
+            cost = op_cost(func, args, kwargs, out)
+        if cost is not None:
             row = costs.get(layer)
             if row is None:
                 raise NotReplayable(f"layer {layer} is not in the concrete audit")

@@ -200,8 +200,12 @@ def fit_costs(dims: Sequence[Dim], base_costs: Rows, params: dict[str, int], kin
             observed = measure(point)
         except ModelExecutionError:
             continue  # outside what the model accepts: check the others
+        agree: dict[tuple[int, int], bool] = {}  # (poly, count) -> equal: repeated blocks share both
         for i, (o, poly) in enumerate(zip(observed, polys)):
-            if poly.equals(point, o) or i in failed:
+            same = agree.get((id(poly), o))
+            if same is None:
+                same = agree[(id(poly), o)] = poly.equals(point, o)
+            if same or i in failed:
                 continue
             p = poly(point)
             if i not in soft:

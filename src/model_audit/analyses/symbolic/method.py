@@ -29,57 +29,67 @@ MAX_SIZE_DEGREE = 3  # sizes are products of dimensions (degree 1), or of a dime
 
 class _Runs:
     """Counting runs by point, each made once: traced ones (per-layer costs from the tracer) and plain
-    ones (the model's forward alone, its ops attributed by position from a traced run at R)."""
+    ones (the model's forward alone, its ops attributed by position from a traced run at R; their
+    costs computed only where a verification reads them)."""
 
     def __init__(self, evaluator: Evaluator, specs_at: Callable[[dict[str, int]], list[InputSpec]],
                  names: Sequence[str], layers: Sequence[str]) -> None:
         self.evaluator, self.specs_at, self.names, self.layers = evaluator, specs_at, list(names), list(layers)
+        self.layer_set = set(layers)
         self.plain_ok = True  # until a plain run's ops differ from the reference's
         self.traced: dict[tuple[int, ...], tuple[Costs, Records]] = {}
-        self.plain: dict[tuple[int, ...], tuple[Costs, Records]] = {}
+        self.plain: dict[tuple[int, ...], Records] = {}
         self.raw: dict[tuple[int, ...], Records] = {}  # plain runs not attributed yet
+
+    def key(self, values: dict[str, int]) -> tuple[int, ...]:
+        return tuple(values[n] for n in self.names)
 
     def costs(self, values: dict[str, int]) -> Costs:
         """A traced run's per-layer costs (the direct fit's counter)."""
         return self.trace(values)[0]
 
     def trace(self, values: dict[str, int]) -> tuple[Costs, Records]:
-        key = tuple(values[n] for n in self.names)
+        key = self.key(values)
         if key not in self.traced:
             self.traced[key] = self.evaluator.run(self.specs_at(values), record=True)
         return self.traced[key]
 
-    def reference(self, values: dict[str, int]) -> tuple[Costs, Records]:
-        """A traced run to attribute others by: its layers must be the concrete audit's."""
+    def reference(self, values: dict[str, int]) -> Records:
+        """A traced run's ops to attribute others by: its layers must be the concrete audit's."""
         costs, records = self.trace(values)
         if set(costs) != set(self.layers):
             raise NotReplayable("the layers differ between sizes")
-        return costs, records
+        return records
 
-    def sizes(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
-        """Per-layer costs and the ops (with their layers) at ``values``, from a plain run when its ops
-        are ``reference``'s."""
-        key = tuple(values[n] for n in self.names)
+    def sizes(self, values: dict[str, int], reference: Records) -> Records:
+        """The ops (with their layers) at ``values``, from a plain run when its ops are ``reference``'s."""
+        key = self.key(values)
         if key in self.traced:
             return self.reference(values)
-        if key not in self.plain:
-            if self.plain_ok:
-                try:
-                    return self.attempt(values, reference)
-                except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
-                    self.plain_ok = False
-            return self.reference(values)  # this run and the next ones, traced
-        return self.plain[key]
+        if key not in self.plain and self.plain_ok:
+            try:
+                return self.attempt(values, reference)
+            except NotReplayable:  # the op sequence changes with the size (an LSTM's steps)
+                self.plain_ok = False
+        return self.plain[key] if key in self.plain else self.reference(values)  # traced from now on
 
-    def attempt(self, values: dict[str, int], reference: Records) -> tuple[Costs, Records]:
+    def layer_costs(self, values: dict[str, int], reference: Records) -> Costs:
+        """Per-layer costs at ``values``: the tracer's for a traced run, else summed over the ops."""
+        records = self.sizes(values, reference)
+        key = self.key(values)
+        return self.traced[key][0] if key in self.traced else layer_costs(records, self.layers)
+
+    def attempt(self, values: dict[str, int], reference: Records) -> Records:
         """A plain run attributed by ``reference``; NotReplayable when its ops are not the same (the
         run is kept: another reference may fit it)."""
-        key = tuple(values[n] for n in self.names)
+        key = self.key(values)
         if key not in self.plain:
             if key not in self.raw:
                 self.raw[key] = self.evaluator.run(self.specs_at(values), plain=True)[1]
             records = attributed(reference, self.raw[key])
-            self.plain[key] = (layer_costs(records, self.layers), records)
+            if any(layer not in self.layer_set for layer, *_ in records if layer is not None):
+                raise NotReplayable("an op's layer is not in the concrete audit")
+            self.plain[key] = records
         return self.plain[key]
 
 
@@ -134,19 +144,19 @@ def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check
     try:
         if base_records is None:
             raise NotReplayable("no base run to attribute by")
-        ref_costs, ref_records = runs.attempt(ref, base_records)
+        ref_records = runs.attempt(ref, base_records)
     except NotReplayable:
         try:
-            ref_costs, ref_records = runs.attempt(ref, runs.reference(first)[1])
+            ref_records = runs.attempt(ref, runs.reference(first))
         except NotReplayable:
-            ref_costs, ref_records = runs.reference(ref)
+            ref_records = runs.reference(ref)
     ref_profile = profile(ref_records)
     profiles: dict[tuple[int, ...], Profile] = {}
 
     def profile_at(values: dict[str, int]) -> Profile:
         key = tuple(values[n] for n in names)
         if key not in profiles:
-            profiles[key] = profile(runs.sizes(values, ref_records)[1])
+            profiles[key] = profile(runs.sizes(values, ref_records))
         return profiles[key]
 
     degrees = [1] * len(dims)
@@ -164,7 +174,7 @@ def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check
             continue
 
         def real(point: dict[str, int]) -> tuple[Rows, dict]:
-            return (base_costs if point == base else runs.sizes(point, ref_records)[0]), {}
+            return (base_costs if point == base else runs.layer_costs(point, ref_records)), {}
 
         result = fit_costs(dims, replay(base), params, kinds, lambda values: (replay(values), {}),
                            verify=([base, check], real))

@@ -84,6 +84,10 @@ class Poly:
         return dict(self.terms).get(exps, Fraction(0))
 
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         if not self.terms:
             return "0"
         out = ""
@@ -138,6 +142,16 @@ def fit_grid(names: Sequence[str], nodes: Sequence[Sequence[int]],
     Integer arithmetic throughout (one common denominator per axis): the vectors hold every layer's
     counts, and Fraction arithmetic on each of them cost more than the counting runs it serves.
     """
+    # Components with the same values at every point (a model's repeated blocks) share one fit.
+    keys = list(values)
+    columns = list(zip(*(values[k] for k in keys)))
+    unique: dict[tuple, int] = {}
+    index = [unique.setdefault(column, len(unique)) for column in columns]
+    if len(unique) < len(columns):
+        distinct = list(unique)
+        rows = {k: [column[j] for column in distinct] for j, k in enumerate(keys)}
+        fitted = fit_grid(names, nodes, rows)
+        return [fitted[i] for i in index]
     table: dict[tuple[int, ...], list[int]] = {k: [int(v) for v in vec] for k, vec in values.items()}
     width = len(next(iter(values.values())))
     denominator = 1

@@ -18,11 +18,11 @@ integer, an argument that is neither) raises :class:`NotReplayable` and the call
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..costs import ZERO_COST, op_cost
+from ..costs import has_formula, op_cost
 from .evaluate import Costs, Records
 
 _INT = "int"
@@ -33,60 +33,104 @@ class NotReplayable(Exception):
     """The sizes are not the separable polynomials the method assumes (or an op cannot be rebuilt)."""
 
 
+_Tensor = torch.Tensor
+_PLAIN_TYPES = frozenset(_PLAIN)
+
+
 def _skeleton(obj: Any, ints: list[int]) -> Any:
     """``obj`` with its integers (tensor sizes, int arguments) moved into ``ints``: what stays is the
     structure every size must share (dtypes, ranks, flags, floats)."""
-    if isinstance(obj, torch.Tensor):
-        ints.extend(obj.shape)
-        return ("T", obj.dtype, obj.dim())
-    if type(obj) is int:
+    cls = type(obj)
+    if cls is int:
         ints.append(obj)
         return _INT
-    if isinstance(obj, _PLAIN):
-        return (type(obj), obj)
-    if isinstance(obj, (list, tuple)):
+    if cls is _Tensor or isinstance(obj, _Tensor):
+        shape = obj.shape
+        ints.extend(shape)
+        return ("T", obj.dtype, len(shape))
+    if cls is tuple or cls is list:
         parts = []
         for o in obj:
-            if type(o) is int:  # the common case, inline: size lists, dims
+            t = type(o)
+            if t is int:  # the common cases, inline: size lists, dims, tensors
                 ints.append(o)
                 parts.append(_INT)
+            elif t is _Tensor:
+                shape = o.shape
+                ints.extend(shape)
+                parts.append(("T", o.dtype, len(shape)))
+            elif t in _PLAIN_TYPES:
+                parts.append((t, o))
             else:
                 parts.append(_skeleton(o, ints))
-        return (type(obj), tuple(parts))
+        return (cls, tuple(parts))
+    if cls in _PLAIN_TYPES or isinstance(obj, _PLAIN):
+        return (cls, obj)
+    if isinstance(obj, (list, tuple)):
+        return (type(obj), tuple(_skeleton(o, ints) for o in obj))
     if isinstance(obj, dict):
         return (dict, tuple((k, _skeleton(v, ints)) for k, v in obj.items()))
     raise NotReplayable(f"an op argument of type {type(obj).__name__}")
 
 
-def _rebuild(skeleton: Any, ints: Iterator) -> Any:
-    if skeleton == _INT:
-        return next(ints)
-    kind = skeleton[0]
-    if kind == "T":
-        _, dtype, rank = skeleton
-        shape = [next(ints) for _ in range(rank)]
-        if any(s < 0 for s in shape):
-            raise NotReplayable("a predicted tensor size is negative")
-        return torch.empty(shape, dtype=dtype, device="meta")
-    if kind is dict:
-        return {k: _rebuild(v, ints) for k, v in skeleton[1]}
-    if kind in (list, tuple):
-        return kind(_rebuild(s, ints) for s in skeleton[1])
-    return skeleton[1]
+class _Builder:
+    """Rebuilds op arguments from skeletons and integers; equal (shape, dtype) meta tensors are made
+    once (a model's activations and weights recur across ops and points: cost formulas read sizes)."""
+
+    __slots__ = ("ints", "pos", "tensors")
+
+    def __init__(self) -> None:
+        self.tensors: dict[tuple, torch.Tensor] = {}
+        self.ints: Sequence[int] = ()
+        self.pos = 0
+
+    def __call__(self, skeleton: Any, ints: Sequence[int]) -> Any:
+        self.ints, self.pos = ints, 0
+        return self.build(skeleton)
+
+    def build(self, skeleton: Any) -> Any:
+        if skeleton is _INT:
+            self.pos += 1
+            return self.ints[self.pos - 1]
+        kind = skeleton[0]
+        if kind is tuple or kind is list:
+            return kind([self.build(s) for s in skeleton[1]])
+        if kind == "T":
+            _, dtype, rank = skeleton
+            start = self.pos
+            self.pos = start + rank
+            key = (tuple(self.ints[start:self.pos]), dtype)
+            tensor = self.tensors.get(key)
+            if tensor is None:
+                if rank and min(key[0]) < 0:
+                    raise NotReplayable("a predicted tensor size is negative")
+                tensor = self.tensors[key] = torch.empty(key[0], dtype=dtype, device="meta")
+            return tensor
+        if kind is dict:
+            return {k: self.build(v) for k, v in skeleton[1]}
+        if isinstance(kind, type) and issubclass(kind, (list, tuple)):
+            try:
+                return kind([self.build(s) for s in skeleton[1]])
+            except TypeError:  # a sequence type that is not built from a list (a named tuple)
+                raise NotReplayable(f"an op argument of type {kind.__name__}") from None
+        return skeleton[1]
 
 
+_NO_KWARGS = (dict, ())
 Key = tuple[str, Any, Any]  # (layer, op, skeleton of (args, kwargs, out))
 Profile = dict[Key, dict[tuple[int, ...], int]]  # group -> distinct integer vector -> occurrences
 
 
 def profile(records: Records) -> Profile:
-    """Group a run's costed ops; zero-cost ops (views, copies) carry no cost at any size."""
+    """Group a run's ops that have a cost formula (not computed yet in a plain run's records); ops
+    without one, and zero-cost ops (views, copies), carry no cost at any size."""
     out: Profile = {}
-    for layer, func, args, kwargs, result, cost in records:
-        if layer is None or cost is None or getattr(func, "overloadpacket", func) in ZERO_COST:
+    for layer, func, args, kwargs, result, _ in records:
+        if layer is None or not has_formula(func):
             continue
         ints: list[int] = []
-        skeleton = _skeleton((args, kwargs, result), ints)
+        skeleton = (tuple, (_skeleton(args, ints), _skeleton(kwargs, ints) if kwargs else _NO_KWARGS,
+                            _skeleton(result, ints)))
         group = out.setdefault((layer, func, skeleton), {})
         key = tuple(ints)
         group[key] = group.get(key, 0) + 1
@@ -134,6 +178,7 @@ class Replay:
         self.steps = list(steps)
         self.reference = dict(reference)
         self.layers = list(layers)
+        self.builder = _Builder()
         self.ref = _flatten(ref_profile, ref_profile)
         self.axes = [[self.ref] + [_flatten(ref_profile, p) for p in along] for along in axes]
         # Entries that are identical at every measured point predict identically: evaluate each
@@ -240,7 +285,7 @@ class Replay:
         per_class: list[tuple[int, int]] = []
         for func, skeleton, positions in self.classes:
             ints = flat[positions.start:positions.stop] if flat is not None else self.predict(values, positions, weights)
-            args, kwargs, out = _rebuild(skeleton, iter(ints))
+            args, kwargs, out = self.builder(skeleton, ints)
             cost = op_cost(func, args, kwargs, out)
             per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
         counts = ([flat[i] for i in self.count_positions] if flat is not None
