@@ -17,12 +17,21 @@ from ..analyses.costs import Cost, has_cost, op_cost, op_name
 UnownedHandler = Callable[[Any, tuple, dict, Any, "Cost | None"], "Layer | None"]
 
 
+_LEAVES: dict[int, Any] = {}  # id(op) -> op, for ops with no decomposition (views, most kernels)
+
+
 def _decomposed(mode: TorchDispatchMode, func: Any, args: tuple, kwargs: dict) -> Any:
     """Composite ops with no formula reach a mode undecomposed under inference_mode (conv2d, linear,
     batch_norm): run their decomposition under ``mode`` so that the ops they lower to are seen, as
-    FlopCounterMode does. NotImplemented: a leaf op."""
+    FlopCounterMode does. NotImplemented: a leaf op (whether an op has a decomposition is a property
+    of the op: remembered, so that leaves skip entering the mode on every call)."""
+    if id(func) in _LEAVES:
+        return NotImplemented
     with mode:
-        return func.decompose(*args, **kwargs)
+        decomposed = func.decompose(*args, **kwargs)
+    if decomposed is NotImplemented:
+        _LEAVES[id(func)] = func
+    return decomposed
 
 
 class OpCounter(TorchDispatchMode):

@@ -88,24 +88,35 @@ class _Builder:
         self.ints, self.pos = ints, 0
         return self.build(skeleton)
 
+    def tensor(self, dtype: torch.dtype, rank: int) -> torch.Tensor:
+        start = self.pos
+        self.pos = start + rank
+        key = (tuple(self.ints[start:self.pos]), dtype)
+        tensor = self.tensors.get(key)
+        if tensor is None:
+            if rank and min(key[0]) < 0:
+                raise NotReplayable("a predicted tensor size is negative")
+            tensor = self.tensors[key] = torch.empty(key[0], dtype=dtype, device="meta")
+        return tensor
+
     def build(self, skeleton: Any) -> Any:
         if skeleton is _INT:
             self.pos += 1
             return self.ints[self.pos - 1]
         kind = skeleton[0]
         if kind is tuple or kind is list:
-            return kind([self.build(s) for s in skeleton[1]])
+            parts = []
+            for s in skeleton[1]:  # the common items inline: integers and tensors
+                if s is _INT:
+                    parts.append(self.ints[self.pos])
+                    self.pos += 1
+                elif s[0] == "T":
+                    parts.append(self.tensor(s[1], s[2]))
+                else:
+                    parts.append(self.build(s))
+            return kind(parts)
         if kind == "T":
-            _, dtype, rank = skeleton
-            start = self.pos
-            self.pos = start + rank
-            key = (tuple(self.ints[start:self.pos]), dtype)
-            tensor = self.tensors.get(key)
-            if tensor is None:
-                if rank and min(key[0]) < 0:
-                    raise NotReplayable("a predicted tensor size is negative")
-                tensor = self.tensors[key] = torch.empty(key[0], dtype=dtype, device="meta")
-            return tensor
+            return self.tensor(skeleton[1], skeleton[2])
         if kind is dict:
             return {k: self.build(v) for k, v in skeleton[1]}
         if isinstance(kind, type) and issubclass(kind, (list, tuple)):
@@ -179,6 +190,7 @@ class Replay:
         self.reference = dict(reference)
         self.layers = list(layers)
         self.builder = _Builder()
+        self.known: dict[tuple[int, ...], tuple[int, int]] = {}  # (class, *its integers) -> (macs, flops)
         self.ref = _flatten(ref_profile, ref_profile)
         self.axes = [[self.ref] + [_flatten(ref_profile, p) for p in along] for along in axes]
         # Entries that are identical at every measured point predict identically: evaluate each
@@ -206,6 +218,14 @@ class Replay:
         self.tensors = None
         if len(self.axes) <= 2 and largest < 2**24 and max(len(axis) for axis in self.axes) <= 4:
             self.tensors = [torch.tensor(axis, dtype=torch.int64, device="cpu") for axis in self.axes]
+            # What does not depend on the point, once: where R is zero (a size that is zero at R only
+            # is no product of per-dimension factors) and the common denominator R^(axes-1).
+            ref = self.tensors[0][0]
+            self.zero = ref == 0
+            self.zero_only_at_ref = torch.zeros_like(self.zero)
+            for axis in self.tensors:
+                self.zero_only_at_ref |= self.zero & (axis != 0).any(0)
+            self.den = torch.where(self.zero, torch.ones_like(ref), ref) ** (len(self.tensors) - 1)
 
     def degrees(self) -> list[int]:
         return [len(axis) - 1 for axis in self.axes]
@@ -226,16 +246,10 @@ class Replay:
             return out
         num = None
         for ws, axis in zip(weights, self.tensors):
-            f = (torch.tensor(ws, dtype=torch.int64).unsqueeze(1) * axis).sum(0)
+            f = torch.tensor(ws, dtype=torch.int64) @ axis
             num = f if num is None else num * f
-        ref = self.tensors[0][0]
-        zero = ref == 0
-        bad = torch.zeros_like(zero)
-        for axis in self.tensors:
-            bad |= zero & (axis != 0).any(0)  # zero at R only: no product of per-dimension factors
-        den = torch.where(zero, torch.ones_like(ref), ref) ** (len(self.tensors) - 1)
-        bad |= num % den != 0
-        result = torch.where(zero, torch.zeros_like(num), num // den).tolist()
+        bad = self.zero_only_at_ref | (num % self.den != 0)
+        result = (num // self.den).masked_fill_(self.zero, 0).tolist()
         if bool(bad.any()):
             if strict:
                 raise NotReplayable("a size is not a product of per-dimension polynomials")
@@ -283,11 +297,16 @@ class Replay:
         weights = self.weights(values)
         flat = self.predict_all(values, weights) if self.tensors is not None else None
         per_class: list[tuple[int, int]] = []
-        for func, skeleton, positions in self.classes:
+        known = self.known
+        for cls, (func, skeleton, positions) in enumerate(self.classes):
             ints = flat[positions.start:positions.stop] if flat is not None else self.predict(values, positions, weights)
-            args, kwargs, out = self.builder(skeleton, ints)
-            cost = op_cost(func, args, kwargs, out)
-            per_class.append((cost.macs, cost.flops) if cost is not None else (0, 0))
+            key = (cls, *ints)
+            pair = known.get(key)
+            if pair is None:  # an op whose sizes do not depend on the dimension that moved is costed once
+                args, kwargs, out = self.builder(skeleton, ints)
+                cost = op_cost(func, args, kwargs, out)
+                pair = known[key] = (cost.macs, cost.flops) if cost is not None else (0, 0)
+            per_class.append(pair)
         counts = ([flat[i] for i in self.count_positions] if flat is not None
                   else self.predict(values, self.count_positions, weights))
         costs = {name: [0, 0] for name in self.layers}
