@@ -34,10 +34,20 @@ def _cases():
         with torch.device("meta"):
             return BertModel(BertConfig()).eval()  # bert-base-uncased's shape
 
+    def llama_1b():
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        # Llama 3.2 1B's shapes: 16 layers, d=2048, GQA with 32 query and 8 key/value heads
+        config = LlamaConfig(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+                             num_key_value_heads=8, vocab_size=128256, tie_word_embeddings=True)
+        with torch.device("meta"):
+            return LlamaForCausalLM(config).eval()
+
     return {
         "gpt2": (gpt2, "B,L:int64", "B=1,L=128", "1,128:int64"),
         "bert-base": (bert, "B,L:int64", "B=1,L=128", "1,128:int64"),
-        "llama-gqa": (models.llama_gqa, "B,L:int64", "B=1,L=128", "1,128:int64"),
+        "llama-gqa": (models.llama_gqa, "B,L:int64", "B=1,L=128", "1,128:int64"),  # the tests' 2-layer toy
+        "llama-1b": (llama_1b, "B,L:int64", "B=1,L=128", "1,128:int64"),
         "vit_b_16": (models.vit_b_16, "B,3,H,W", "B=1,H=W=224%16", "1,3,224,224"),
         "resnet50": (models.resnet50, "B,3,H,W", "B=1,H=W=224%32", "1,3,224,224"),
         "lstm": (models.lstm, "B,T,16", "B=1,T=64", "1,64,16"),
@@ -70,7 +80,7 @@ def main() -> None:
         t_concrete, _ = _median(lambda: audit(model, input_shape=concrete), args.repeat)
         t_symbolic, report = _median(lambda: audit(model, input_shape=template, symbolic=dims), args.repeat)
         costs = report.symbolic
-        print(f"{name:<10} {t_concrete:>10.2f} {t_symbolic:>10.2f} {t_symbolic / t_concrete:>6.1f} {costs.runs:>5}  "
+        print(f"{name:<10} {t_concrete:>10.3f} {t_symbolic:>10.3f} {t_symbolic / t_concrete:>6.2f} {costs.runs:>5}  "
               f"{costs.flops}", flush=True)
 
 

@@ -150,13 +150,14 @@ def _sizes(dims: Sequence[Dim], base: dict[str, int], ref: dict[str, int], check
             ref_records = runs.attempt(ref, runs.reference(first))
         except NotReplayable:
             ref_records = runs.reference(ref)
-    ref_profile = profile(ref_records)
+    canonical: dict = {}  # one object per distinct skeleton, across the profiles compared here
+    ref_profile = profile(ref_records, canonical)
     profiles: dict[tuple[int, ...], Profile] = {}
 
     def profile_at(values: dict[str, int]) -> Profile:
         key = tuple(values[n] for n in names)
         if key not in profiles:
-            profiles[key] = profile(runs.sizes(values, ref_records))
+            profiles[key] = profile(runs.sizes(values, ref_records), canonical)
         return profiles[key]
 
     degrees = [1] * len(dims)

@@ -132,16 +132,21 @@ Key = tuple[str, Any, Any]  # (layer, op, skeleton of (args, kwargs, out))
 Profile = dict[Key, dict[tuple[int, ...], int]]  # group -> distinct integer vector -> occurrences
 
 
-def profile(records: Records) -> Profile:
+def profile(records: Records, canonical: dict[Any, Any] | None = None) -> Profile:
     """Group a run's ops that have a cost formula (not computed yet in a plain run's records); ops
-    without one, and zero-cost ops (views, copies), carry no cost at any size."""
+    without one, and zero-cost ops (views, copies), carry no cost at any size.
+
+    ``canonical`` (shared by the profiles one fit compares): equal skeletons become one object, so
+    that comparing two profiles' groups is an identity check, not a walk of every skeleton."""
     out: Profile = {}
+    canonical = {} if canonical is None else canonical
     for layer, func, args, kwargs, result, _ in records:
         if layer is None or not has_formula(func):
             continue
         ints: list[int] = []
         skeleton = (tuple, (_skeleton(args, ints), _skeleton(kwargs, ints) if kwargs else _NO_KWARGS,
                             _skeleton(result, ints)))
+        skeleton = canonical.setdefault(skeleton, skeleton)
         group = out.setdefault((layer, func, skeleton), {})
         key = tuple(ints)
         group[key] = group.get(key, 0) + 1
@@ -150,11 +155,12 @@ def profile(records: Records) -> Profile:
 
 def _flatten(reference: Profile, other: Profile) -> list[int]:
     """``other``'s integers in ``reference``'s order (count, then the vector, per distinct vector)."""
-    if list(reference) != list(other):
+    if len(reference) != len(other):
         raise NotReplayable("the ops differ between sizes")
     flat: list[int] = []
-    for key, group in reference.items():
-        theirs = other[key]
+    for (key, group), (theirs_key, theirs) in zip(reference.items(), other.items()):
+        if key != theirs_key:  # elementwise, identical objects first (canonical skeletons)
+            raise NotReplayable("the ops differ between sizes")
         if len(theirs) != len(group):
             raise NotReplayable(f"{key[1]} in {key[0]} takes {len(group)} distinct sizes at one point, "
                                 f"{len(theirs)} at another")
@@ -214,7 +220,7 @@ class Replay:
 
         # All integers at once in int64 when no product can overflow (the common case: two
         # dimensions, sizes below 2^24); Python integers otherwise.
-        largest = max((abs(v) for axis in self.axes for column in axis for v in column), default=0)
+        largest = max((max(max(column), -min(column)) for axis in self.axes for column in axis if column), default=0)
         self.tensors = None
         if len(self.axes) <= 2 and largest < 2**24 and max(len(axis) for axis in self.axes) <= 4:
             self.tensors = [torch.tensor(axis, dtype=torch.int64, device="cpu") for axis in self.axes]
