@@ -34,6 +34,16 @@ def _decomposed(mode: TorchDispatchMode, func: Any, args: tuple, kwargs: dict) -
     return decomposed
 
 
+def _dispatch(mode: TorchDispatchMode, func: Any, args: tuple, kwargs: dict, checked: bool) -> tuple[bool, Any]:
+    """(False, result) when ``func`` ran as its decomposition (its parts went through ``mode``),
+    else (True, its output from the meta kernels; ``checked``: with the real kernels' dtype checks)."""
+    if not has_cost(func):
+        decomposed = _decomposed(mode, func, args, kwargs)
+        if decomposed is not NotImplemented:
+            return False, decomposed
+    return True, META_KERNELS.call(func, args, kwargs, checked=checked)
+
+
 class OpCounter(TorchDispatchMode):
     """Adds each op's cost to ``sink`` (the layer now running); unknown ops become uncounted."""
 
@@ -54,11 +64,9 @@ class OpCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
-        if not has_cost(func):
-            decomposed = _decomposed(self, func, args, kwargs)
-            if decomposed is not NotImplemented:
-                return decomposed
-        out = META_KERNELS.call(func, args, kwargs)
+        leaf, out = _dispatch(self, func, args, kwargs, checked=True)
+        if not leaf:
+            return out
         if self.index_guard is not None:  # user-given embedding ids, checked on meta too
             self.index_guard.check(func, args, out)
         layer = self.sink
@@ -104,10 +112,7 @@ class OpRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: D105
         kwargs = kwargs or {}
-        if not has_cost(func):
-            decomposed = _decomposed(self, func, args, kwargs)
-            if decomposed is not NotImplemented:
-                return decomposed
-        out = META_KERNELS.call(func, args, kwargs, checked=False)
-        self.record.append((func, args, kwargs, out))
+        leaf, out = _dispatch(self, func, args, kwargs, checked=False)
+        if leaf:
+            self.record.append((func, args, kwargs, out))
         return out
