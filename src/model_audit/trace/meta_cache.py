@@ -132,8 +132,6 @@ def _like(t: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(t)
 
 
-
-
 def unary_fast_path(func: Any, args: tuple, kwargs: dict) -> Any:
     """The output of a unary activation on meta without running its kernel, or ``_MISS``."""
     kind = _UNARY.get(func)

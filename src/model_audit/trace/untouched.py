@@ -26,6 +26,9 @@ from typing import Any, Iterator
 import torch
 import torch.nn as nn
 
+_CONTAINERS = (dict, list, set)
+
+
 class ModuleSnapshot:
     """The shallow state of every module of a model, restorable in place."""
 
@@ -33,13 +36,7 @@ class ModuleSnapshot:
         self.states: list[tuple[nn.Module, type, dict[str, Any], dict[str, Any]]] = []
         for module in model.modules():
             attrs = dict(module.__dict__)
-            contents = {}
-            for key, value in attrs.items():  # every attribute of every module: kept lean
-                cls = type(value)
-                if issubclass(cls, dict):
-                    contents[key] = list(value.items()) if value else []
-                elif issubclass(cls, (list, set)):
-                    contents[key] = list(value)
+            contents = {key: _copy(value) for key, value in attrs.items() if isinstance(value, _CONTAINERS)}
             self.states.append((module, type(module), attrs, contents))
 
     def restore(self) -> None:
@@ -59,6 +56,12 @@ class ModuleSnapshot:
 
 
 _MISSING = object()
+
+
+def _copy(container: Any) -> Any:
+    if isinstance(container, dict):
+        return list(container.items())
+    return list(container)
 
 
 def _refill(container: Any, saved: list) -> None:

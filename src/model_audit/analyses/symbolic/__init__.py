@@ -55,20 +55,20 @@ def attach(graph: Any, model: nn.Module, dims: list[Dim], templates: list[Templa
             records = [(layer.name if layer is not None else None, *rest) for layer, *rest in recorded]
             with evaluator.session():
                 result = by_sizes(dims, evaluator, specs_at, base_costs, params, kinds, records or None)
+        else:
+            from . import memory as symbolic_memory
+
+            points = symbolic_memory.MemoryPoints(model, memory, mode)
+            saved, totals = points.base(graph)
+            result = fit_costs(dims, symbolic_memory.with_memory(base_costs, saved), params, kinds,
+                               symbolic_memory.counter(evaluator, points, specs_at),
+                               layer_metrics=(symbolic_memory.LAYER_METRIC,), base_totals=totals,
+                               lenient={symbolic_memory.LAYER_METRIC, *symbolic_memory.TOTALS})
+            symbolic_memory.keep_layers(result, saved)
     finally:
         # emptied in place: the concrete run's frames also hold this list, and its fx trace keeps
         # them in a reference cycle (fx's Proxy.__iter__ holds its own frame) until a cyclic GC pass
         recorded.clear()
-    if memory is not None:
-        from . import memory as symbolic_memory
-
-        points = symbolic_memory.MemoryPoints(model, memory, mode)
-        saved, totals = points.base(graph)
-        result = fit_costs(dims, symbolic_memory.with_memory(base_costs, saved), params, kinds,
-                           symbolic_memory.counter(evaluator, points, specs_at),
-                           layer_metrics=(symbolic_memory.LAYER_METRIC,), base_totals=totals,
-                           lenient={symbolic_memory.LAYER_METRIC, *symbolic_memory.TOTALS})
-        symbolic_memory.keep_layers(result, saved)
     graph.summaries["symbolic"] = result
     for layer in graph.layers:
         layer.attrs["symbolic"] = result.layer_dict(layer.name)

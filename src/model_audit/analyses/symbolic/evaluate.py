@@ -41,7 +41,7 @@ class Evaluator:
         self.fx_graph = fx_graph
         self.runs = 0
         self._placed: tuple[ModuleSnapshot, RandomState] | None = None
-        self._code: tuple[Any, Any] | None = None  # (session, the fx graph's code compiled in it)
+        self._code: Any = None  # the fx graph's code, compiled in (and for) the open session
 
     @contextmanager
     def session(self) -> Iterator["Evaluator"]:
@@ -73,9 +73,9 @@ class Evaluator:
     def _plain_code(self) -> Any:
         """The fx graph's code for plain runs, compiled in this session: its tensor attributes are this
         placement's, and its ops are the traced runs' (the model's own forward may differ: ``+=``)."""
-        if self._code is None or self._code[0] is not self._placed:
-            self._code = (self._placed, graph_module(self._graph(), self.model))
-        return self._code[1]
+        if self._code is None:
+            self._code = graph_module(self._graph(), self.model)
+        return self._code
 
     def __call__(self, specs: Sequence[InputSpec]) -> Costs:
         return self.run(specs)[0]

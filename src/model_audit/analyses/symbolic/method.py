@@ -57,7 +57,7 @@ class _Runs:
     def reference(self, values: dict[str, int]) -> Records:
         """A traced run's ops to attribute others by: its layers must be the concrete audit's."""
         costs, records = self.trace(values)
-        if set(costs) != set(self.layers):
+        if set(costs) != self.layer_set:
             raise NotReplayable("the layers differ between sizes")
         return records
 

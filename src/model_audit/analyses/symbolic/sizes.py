@@ -233,9 +233,6 @@ class Replay:
                 self.zero_only_at_ref |= self.zero & (axis != 0).any(0)
             self.den = torch.where(self.zero, torch.ones_like(ref), ref) ** (len(self.tensors) - 1)
 
-    def degrees(self) -> list[int]:
-        return [len(axis) - 1 for axis in self.axes]
-
     def predict_all(self, values: Mapping[str, int], weights: list[list[int]] | None = None,
                     strict: bool = True) -> list[int | None]:
         """Every integer of the flat profile at ``values`` (``strict=False``: None where there is none)."""
